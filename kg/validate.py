@@ -139,9 +139,6 @@ def validate_graph(loaded: Loaded, shapes: rdflib.Graph | None = None) -> Report
     )
     if not isinstance(results_graph, rdflib.Graph):  # pyshacl returns a failure object for bad shapes
         raise KGError(f"the shapes could not be used: {results_graph}")
-    nm = loaded.graph.namespace_manager
-    for prefix, ns in shapes.namespaces():
-        nm.bind(prefix, ns, override=False)
     out: list[Result] = []
     for r in results_graph.subjects(RDF.type, SH.ValidationResult):
         focus = results_graph.value(r, SH.focusNode)
@@ -149,7 +146,7 @@ def validate_graph(loaded: Loaded, shapes: rdflib.Graph | None = None) -> Report
         path = results_graph.value(r, SH.resultPath)
         if isinstance(path, rdflib.BNode):
             inv = results_graph.value(path, SH.inversePath)
-            path_s = f"^{_short(nm, inv)}" if inv is not None else "[ ... ]"  # type: ignore[arg-type]
+            path_s = f"^{_short(loaded.graph, inv)}" if inv is not None else "[ ... ]"
         else:
             path_s = _short(loaded.graph, path)
         origin = loaded.origins.get(focus) if focus is not None else None
