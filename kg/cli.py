@@ -261,6 +261,51 @@ def cmd_load(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _write(data: bytes | str, output: str | None) -> None:
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    if output:
+        Path(output).write_bytes(raw)
+        print(f"wrote {output}", file=sys.stderr)
+    else:
+        sys.stdout.buffer.write(raw)
+        sys.stdout.flush()
+
+
+def cmd_diagram(args: argparse.Namespace) -> int:
+    from kg import diagrams
+
+    if args.all == (args.program is not None):
+        raise KGError("give either a PROGRAM or --all -o DIR")
+    store = _store(args)
+    if args.all:
+        if not args.output:
+            raise KGError("--all needs -o DIR, the folder to write the gallery to")
+        out = Path(args.output)
+        out.mkdir(parents=True, exist_ok=True)
+        with _progress("rendering every program…"):
+            files = diagrams.gallery(store, out)
+        print(f"wrote {len(files)} files to {out} (open {out / 'index.html'})", file=sys.stderr)
+        return EXIT_OK
+    _write(diagrams.render_program(store, args.program, fmt=args.format), args.output)
+    return EXIT_OK
+
+
+SANKEY_CATEGORIES = {"initial": "InitialBudget", "supplementary": "SupplementaryBudget", "total": "MultiYearTotal"}
+
+
+def cmd_sankey(args: argparse.Namespace) -> int:
+    from kg import diagrams
+
+    store = _store(args)
+    options = {"fiscal_year": args.fy, "category": SANKEY_CATEGORIES[args.category],
+               "programs": args.program or None}
+    if args.format == "html":
+        _write(diagrams.sankey_html(store, **options), args.output)
+    else:
+        _write(diagrams.sankey_static(store, **options, fmt=args.format), args.output)
+    return EXIT_OK
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     # The server is a separate package (server/ imports kg, never the reverse); it is imported
     # here only when this command runs.
@@ -335,6 +380,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--store", metavar="URL", required=True, help="the store's query endpoint, e.g. "
                    "http://127.0.0.1:7878/query")
     p.set_defaults(func=cmd_load)
+
+    p = sub.add_parser("diagram", help="draw a program's funding scheme (or every program with --all)")
+    p.add_argument("program", nargs="?", metavar="PROGRAM", help="program:slug, a slug, or its full IRI")
+    p.add_argument("--format", "-f", choices=("svg", "png", "dot", "mermaid"), default="svg")
+    p.add_argument("--all", action="store_true", help="render every program and sub-measure into -o DIR")
+    p.add_argument("--output", "-o", metavar="FILE|DIR")
+    _add_store_options(p)
+    p.set_defaults(func=cmd_diagram)
+
+    p = sub.add_parser("sankey", help="Sankey of money by fiscal year and budget category")
+    p.add_argument("--fy", type=int, default=2025, metavar="YEAR")
+    p.add_argument("--category", choices=tuple(SANKEY_CATEGORIES), default="initial")
+    p.add_argument("--program", action="append", metavar="PROGRAM", help="only these programs (repeatable)")
+    p.add_argument("--format", "-f", choices=("html", "svg", "png"), default="html")
+    p.add_argument("--output", "-o", metavar="FILE")
+    _add_store_options(p)
+    p.set_defaults(func=cmd_sankey)
 
     p = sub.add_parser("serve", help="serve the SPARQL endpoint and web pages")
     p.add_argument("--host", default="127.0.0.1")

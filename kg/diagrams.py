@@ -33,7 +33,6 @@ from __future__ import annotations
 import difflib
 import html
 import importlib.util
-import json
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -513,7 +512,7 @@ _BREAK_AFTER = set("）)、・，,")
 _BREAK_BEFORE = set("（(")
 
 
-def _wrap(text: str, width: int = 13) -> list[str]:
+def _wrap(text: str, width: float = 13) -> list[str]:
     """Break Japanese *text* into lines of about *width* characters, at punctuation where possible.
 
     Examples
@@ -920,8 +919,8 @@ def _dot(data: _Data, iri: str, *, dpi: int | None = None) -> str:
         }
         out.append(f"    {_q(f.funder)} -> {_q(f.recipient)} [{_attrs(attrs)}];")
     if not s.own and not s.context:
-        out.append(f'    "note" [label="この事業の資金の流れはシートに図示されていません" shape=note '
-                   f'fontcolor="#566573" color="#aab7b8"];')
+        out.append('    "note" [label="この事業の資金の流れはシートに図示されていません" shape=note '
+                   'fontcolor="#566573" color="#aab7b8"];')
         out.append(f'    {_q(STATE)} -> "note" [style=invis];')
     out.append(f'    "table" [shape=plain label={_side_table(data, s)}];')
     # the side table stands in a column of its own, right of the last actors
@@ -1550,7 +1549,6 @@ def sankey_static(
 
 
 def _channels_dot(data: _Data) -> str:
-    passes_money = {f.funder for f in data.flows if f.monetary}
     passes_on = {f.funder for f in data.flows}
 
     def group(actor: str) -> tuple[str, str, str]:
@@ -1606,7 +1604,7 @@ def _channels_dot(data: _Data) -> str:
     out.append(f'    edge [fontname={_q(FONT)} fontsize=10];')
     for key, (label, kind) in nodes.items():
         n = len(members[key])
-        extra = f"\n{n}事業の主体" if key.startswith(("executing:", "beneficiary:")) and n > 1 else ""
+        extra = f"\n（{n}主体）" if key.startswith(("executing:", "beneficiary:")) and n > 1 else ""
         attrs = {"label": label + extra, "tooltip": key, **_KIND_STYLE[kind]}
         out.append(f"    {_q(key)} [{_attrs(attrs)}];")
     if STATE in nodes:
@@ -1618,6 +1616,7 @@ def _channels_dot(data: _Data) -> str:
         colour = _SANKEY_COLOR[nodes[v][1]]
         attrs = {
             "penwidth": f"{width:.2f}",
+            "arrowsize": f"{max(0.4, 1.2 / width ** 0.5):.2f}",
             "color": colour + "aa",
             "style": "solid" if money else "dotted",
             "label": f"{len(sheets)}事業" + (f"・{_yen(amount)}" if money and amount else ""),
@@ -1642,11 +1641,23 @@ def channels_svg(store: Store) -> bytes:
     Parameters
     ----------
     store : Store
+        Where the flows and budgets are.
 
     Returns
     -------
     bytes
         SVG.
+
+    Raises
+    ------
+    graphviz.ExecutableNotFound
+        The ``dot`` binary is not installed (``apt-get install graphviz``).
+
+    Examples
+    --------
+    >>> from kg.store import EmbeddedStore
+    >>> b"<svg" in channels_svg(EmbeddedStore.from_paths())  # doctest: +SKIP
+    True
     """
     return _pipe(_channels_dot(_load(store)), "svg")
 
@@ -1661,9 +1672,14 @@ def _slug(iri: str) -> str:
 def gallery(store: Store, out_dir: Path) -> list[Path]:
     """Write every program and sub-measure as SVG, ``sankey.html``, ``channels.svg`` and ``index.html``.
 
+    Every program is one ``<slug>.svg`` (:func:`program_dot`); ``sankey.html`` is the FY2025 initial
+    budget (:func:`sankey_html`); ``index.html`` links them all, sub-measures indented under their
+    sheet.
+
     Parameters
     ----------
     store : Store
+        Where the programs are.
     out_dir : Path
         Created if missing; files in it with the same names are overwritten.
 
@@ -1671,6 +1687,19 @@ def gallery(store: Store, out_dir: Path) -> list[Path]:
     -------
     list of Path
         The files written, ``index.html`` last.
+
+    Raises
+    ------
+    graphviz.ExecutableNotFound
+        The ``dot`` binary is not installed (``apt-get install graphviz``).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from kg.store import EmbeddedStore
+    >>> paths = gallery(EmbeddedStore.from_paths(), Path(tempfile.mkdtemp()))  # doctest: +SKIP
+    >>> paths[-1].name  # doctest: +SKIP
+    'index.html'
     """
     data = _load(store)
     out_dir = Path(out_dir)
