@@ -225,3 +225,14 @@ def test_sub_measure_units(store) -> None:
     got = {(plain(r["program"]), plain(r["division"]))
            for r in rows(store, "programs-by-unit", unit="unit:mib-automobile")}
     assert ("program:clean-energy-vehicle-infrastructure-r6s-1", "unit:mib-automobile") in got
+
+
+def test_channels_named_query_counts_each_sheet_once(store) -> None:
+    got = {(plain(r["body"]), str(r["fiscal_year"]), plain(r["category"])): (int(r["sheets"]), int(r["budget"]))
+           for r in rows(store, "channels")}
+    # 中小機構: only the 3,400億円 supplementary sheet (line 1056)
+    assert got[("orgs:smrj", "2024", "jf:SupplementaryBudget")] == (1, yen("3400"))
+    # JETRO: FY2025 requests of the two initial-budget sheets that draw it (lines 740, 822)
+    assert got[("orgs:jetro", "2025", "jf:InitialBudget")] == (2, yen("32") + yen("11"))
+    # IPA: デジタル基盤整備事業 82億円（76億円） (line 1625)
+    assert got[("orgs:ipa", "2025", "jf:InitialBudget")] == (1, yen("82"))
