@@ -1,0 +1,249 @@
+"""The HTTP server: :func:`create_app` builds one FastAPI app around one store.
+
+Run it with ``kg serve`` (loads ``graph_data/`` or uses ``--store URL``), or with uvicorn::
+
+    uvicorn --factory server.app:make_app          # builds the app when uvicorn starts
+    uvicorn server.app:app                         # the same, through a lazy module attribute
+
+Both open the store named by ``KG_STORE`` (a SPARQL endpoint URL), or else load the Turtle files
+of ``KG_DATA`` (paths separated by ``os.pathsep``; default ``graph_data/``) with the ontology.
+Nothing is loaded when this module is imported: ``server.app.app`` is built on first access
+(PEP 562 module ``__getattr__``) and all state hangs off the app (``app.state.kg``).
+
+Routes
+------
+``/sparql``
+    SPARQL 1.1 Protocol, read-only; service description without a query (:mod:`server.sparql`).
+``/void``
+    VoID description of the dataset.
+``/id/{path}``, ``/ont``
+    Linked data and the ontology, HTML or RDF by ``Accept`` (:mod:`server.linked_data`).
+``/``, ``/search``, ``/programs/{slug}``, ``/bodies/{slug}``, ``/query``
+    Web pages (:mod:`server.web`).
+``/api/…``
+    REST JSON (:mod:`server.api`); ``/openapi.json`` and its documentation at ``/docs``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from kg import __version__
+from kg.formats import compact
+from kg.store import Store, open_store
+from server import api, linked_data, sparql, web
+from server.data import local_path
+from server.engine import QueryRunner
+from server.errors import install_handlers
+from server.state import Ontology, ServerState
+
+__all__ = ["create_app", "make_app"]
+
+HERE = Path(__file__).parent
+
+DESCRIPTION = """\
+日本の政府予算事業（経済産業省の予算PR資料）と、その資金が国から受け手まで流れる経路のナレッジグラフ。
+A knowledge graph of Japanese government budget programs and the bodies that channel their money.
+
+* SPARQL 1.1 Protocol at `/sparql` (read-only), VoID at `/void`
+* Linked data at `/id/…`, the ontology at `/ont`
+* REST JSON at `/api/…`; errors are `{"error": {"status", "title", "detail"}}`
+"""
+
+
+def oku(amount: Any) -> str:
+    """Yen as 億円 (or 万円 under 1億), as the budget sheets write them.
+
+    Examples
+    --------
+    >>> oku(340000000000), oku(610000000), oku(45000000)
+    ('3,400億円', '6.1億円', '4,500万円')
+    """
+    if amount is None or amount == "":
+        return ""
+    value = Decimal(str(amount))
+    if abs(value) >= 100_000_000:
+        n = (value / 100_000_000).quantize(Decimal("0.01")).normalize()
+        return f"{n:,f}億円"
+    n = (value / 10_000).quantize(Decimal("0.01")).normalize()
+    return f"{n:,f}万円"
+
+
+def yen(amount: Any) -> str:
+    """Yen with thousands separators.
+
+    Examples
+    --------
+    >>> yen(340000000000)
+    '340,000,000,000円'
+    """
+    if amount is None or amount == "":
+        return ""
+    return f"{int(amount):,}円"
+
+
+def make_templates() -> Jinja2Templates:
+    """The Jinja environment of the pages, with the filters they use."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=jinja2.select_autoescape(["html"]),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(oku=oku, yen=yen, href=local_path, compact=compact)
+    env.globals["version"] = __version__
+    return Jinja2Templates(env=env)
+
+
+def _schema_type(schema: dict[str, Any]) -> str:
+    """A short type name of a JSON schema: ``string``, ``integer | null``, ``array of Budget`` …"""
+    if "$ref" in schema:
+        return str(schema["$ref"]).rsplit("/", 1)[-1]
+    if "anyOf" in schema:
+        return " | ".join(_schema_type(s) for s in schema["anyOf"])
+    if schema.get("type") == "array":
+        return f"array of {_schema_type(schema.get('items', {}))}"
+    if schema.get("type") == "object" and isinstance(schema.get("additionalProperties"), dict):
+        return f"object of {_schema_type(schema['additionalProperties'])}"
+    return str(schema.get("type", "any"))
+
+
+def _docs_router() -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/docs", name="docs", response_class=HTMLResponse)
+    def docs(request: Request) -> Response:
+        """The OpenAPI description as a page (FastAPI's Swagger UI would load scripts from a CDN)."""
+        state = request.app.state.kg
+        spec = request.app.openapi()
+        operations = []
+        for path, methods in spec.get("paths", {}).items():
+            for method, op in methods.items():
+                responses = []
+                for code, resp in op.get("responses", {}).items():
+                    content = resp.get("content", {})
+                    schema: dict[str, Any] = next((c["schema"] for c in content.values() if c.get("schema")), {})
+                    ref = schema.get("$ref") or schema.get("items", {}).get("$ref") or ""
+                    responses.append({"code": code, "description": resp.get("description", ""),
+                                      "types": sorted(content), "schema": ref.rsplit("/", 1)[-1],
+                                      "array": schema.get("type") == "array"})
+                operations.append({
+                    "method": method.upper(), "path": path, "summary": op.get("summary", ""),
+                    "description": op.get("description", ""), "tags": op.get("tags", []),
+                    "parameters": [{"name": p["name"], "in": p.get("in", ""), "required": p.get("required", False),
+                                    "type": _schema_type(p.get("schema", {})),
+                                    "description": p.get("description", "")} for p in op.get("parameters", [])],
+                    "responses": responses,
+                })
+        schemas = []
+        for name, schema in spec.get("components", {}).get("schemas", {}).items():
+            fields = [{"name": f, "type": _schema_type(s), "description": s.get("description", "")}
+                      for f, s in schema.get("properties", {}).items()]
+            schemas.append({"name": name, "description": schema.get("description", ""), "fields": fields})
+        context = {"spec": spec, "operations": operations, "schemas": schemas}
+        return state.templates.TemplateResponse(request, "apidocs.html", context)
+
+    return router
+
+
+def create_app(store: Store, *, query_timeout: float = 10.0, max_rows: int = 10000,
+               max_body: int = 1_000_000) -> FastAPI:
+    """Build the app serving *store*.
+
+    Parameters
+    ----------
+    store : EmbeddedStore or RemoteStore
+        Where queries run. An embedded store is queried in process with pyoxigraph; a remote one
+        gets every query forwarded over the SPARQL 1.1 Protocol.
+    query_timeout : float
+        Seconds a SPARQL query may take before the request is answered 503.
+    max_rows : int
+        Rows (or triples) of a SPARQL answer; the rest are dropped and the response says
+        ``X-Result-Truncated: true``.
+    max_body : int
+        Largest accepted request body in bytes (413 beyond).
+
+    Returns
+    -------
+    FastAPI
+
+    Raises
+    ------
+    ValueError
+        A limit is not positive.
+    TypeError
+        *store* is neither an EmbeddedStore nor a RemoteStore.
+    """
+    for name, value in (("query_timeout", query_timeout), ("max_rows", max_rows), ("max_body", max_body)):
+        if value <= 0:
+            raise ValueError(f"{name} must be positive, got {value!r}")
+    runner = QueryRunner(store, timeout=query_timeout, max_rows=max_rows)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            runner.close()
+
+    app = FastAPI(
+        title="jp-funding-kg",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.kg = ServerState(
+        store=store,
+        runner=runner,
+        templates=make_templates(),
+        ontology=Ontology.load(),
+        max_body=max_body,
+    )
+    install_handlers(app)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["GET", "POST"],
+        allow_headers=["*"],
+        expose_headers=["X-Result-Truncated"],
+    )
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.include_router(sparql.router)
+    app.include_router(linked_data.router)
+    app.include_router(api.router)
+    app.include_router(web.router)
+    app.include_router(_docs_router())
+    return app
+
+
+def make_app() -> FastAPI:
+    """The app for ``uvicorn --factory server.app:make_app``: store from ``KG_STORE`` or ``KG_DATA``."""
+    paths = [p for p in os.environ.get("KG_DATA", "").split(os.pathsep) if p]
+    return create_app(open_store(data=paths or None))
+
+
+_built: dict[str, FastAPI] = {}
+
+
+def __getattr__(name: str) -> FastAPI:
+    """``server.app.app``: built by :func:`make_app` on first access, never at import."""
+    if name == "app":
+        if "app" not in _built:
+            _built["app"] = make_app()
+        return _built["app"]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

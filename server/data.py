@@ -1,0 +1,560 @@
+"""Read programs, budgets, flows and bodies from a store, as plain JSON-ready dictionaries.
+
+The HTML pages (:mod:`server.web`) and the REST API (:mod:`server.api`) both call these
+functions, so a page and its JSON twin always say the same. Every query goes through
+:meth:`kg.store.Store.query` with values bound by ``VALUES`` (never formatted into the text), so
+they run on the embedded store and on a remote endpoint alike. Identifiers are the compact names
+the CLI prints (``program:go-tech-r7``); ``iri`` fields hold the full IRI.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from rdflib import Literal, URIRef
+from rdflib.namespace import RDF, RDFS, SKOS, XSD
+
+from kg import queries, views
+from kg.formats import compact
+from kg.load import ID, PREFIXES
+from kg.store import Store, Table, Term
+
+__all__ = [
+    "JF",
+    "body_detail",
+    "channel_of",
+    "concept_labels",
+    "expand",
+    "headline",
+    "list_bodies",
+    "list_flows",
+    "list_programs",
+    "local_path",
+    "program_detail",
+    "py",
+    "search_programs",
+    "slug_iri",
+]
+
+JF = PREFIXES["jf"]
+PROV_DERIVED = "http://www.w3.org/ns/prov#wasDerivedFrom"
+SLUG = r"[A-Za-z0-9][A-Za-z0-9._-]*"
+
+_PFX = """PREFIX jf: <https://w3id.org/jp-funding/ont#>
+PREFIX org: <http://www.w3.org/ns/org#>
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
+"""
+
+
+# ---------------------------------------------------------------- small helpers
+
+def expand(name: str) -> str:
+    """A compact name (``orgs:jetro``) as a full IRI; full IRIs are returned unchanged.
+
+    Examples
+    --------
+    >>> expand("orgs:jetro")
+    'https://w3id.org/jp-funding/id/org/jetro'
+    """
+    prefix, sep, local = name.partition(":")
+    if sep and prefix in PREFIXES and not local.startswith("//"):
+        return PREFIXES[prefix] + local
+    return name
+
+
+def local_path(name: str) -> str:
+    """Where this server shows a thing: program and body pages, ``/id/…``, ``/ont#…``, or the IRI itself.
+
+    Examples
+    --------
+    >>> local_path("program:go-tech-r7")
+    '/programs/go-tech-r7'
+    >>> local_path("https://w3id.org/jp-funding/id/org/jetro")
+    '/bodies/jetro'
+    >>> local_path("flow:go-tech-r7-1")
+    '/id/flow/go-tech-r7-1'
+    >>> local_path("jf:Program")
+    '/ont#Program'
+    """
+    iri = expand(name)
+    if iri.startswith(PREFIXES["program"]):
+        return "/programs/" + iri[len(PREFIXES["program"]):]
+    if iri.startswith(PREFIXES["orgs"]):
+        return "/bodies/" + iri[len(PREFIXES["orgs"]):]
+    if iri.startswith(ID):
+        return "/id/" + iri[len(ID):]
+    if iri.startswith(JF):
+        return "/ont#" + iri[len(JF):]
+    return iri
+
+
+def slug_iri(kind: str, slug: str) -> URIRef | None:
+    """The IRI of ``program:<slug>`` / ``orgs:<slug>``, or ``None`` for a slug that cannot be one."""
+    if not re.fullmatch(SLUG, slug):
+        return None
+    return URIRef(PREFIXES[kind] + slug)
+
+
+def py(term: Term | None) -> Any:
+    """A term as JSON: compact IRI, int, float, bool or str; ``None`` when unbound.
+
+    Examples
+    --------
+    >>> py(Literal("340000000000", datatype=XSD.integer)), py(Literal("0.5", datatype=XSD.decimal))
+    (340000000000, 0.5)
+    """
+    if term is None:
+        return None
+    if isinstance(term, URIRef):
+        return compact(str(term))
+    if isinstance(term, Literal):
+        if term.datatype in (XSD.integer, XSD.int, XSD.long, XSD.nonNegativeInteger):
+            return int(str(term))
+        if term.datatype in (XSD.decimal, XSD.double, XSD.float):
+            return float(Decimal(str(term)))
+        if term.datatype == XSD.boolean:
+            return str(term) in ("true", "1")
+        if term.datatype == XSD.gYear:
+            return int(str(term)) if str(term).isdigit() else str(term)
+        return str(term)
+    return f"_:{term}"
+
+
+def _select(store: Store, sparql: str, bindings: Mapping[str, Term] | None = None) -> list[dict[str, Term | None]]:
+    answer = store.query(sparql, bindings=bindings)
+    if not isinstance(answer, Table):  # pragma: no cover - only SELECT queries are sent
+        raise TypeError("expected a SELECT answer")
+    return answer.dicts()
+
+
+def _named(store: Store, name: str, values: Mapping[str, str] | None = None) -> list[dict[str, Term | None]]:
+    answer = queries.get(name).run(store, values)
+    if not isinstance(answer, Table):  # pragma: no cover - named queries are SELECT queries
+        raise TypeError(f"query {name} is not a SELECT query")
+    return answer.dicts()
+
+
+def _count(store: Store, sparql: str) -> int:
+    rows = _select(store, _PFX + sparql)
+    return int(str(rows[0]["n"])) if rows else 0
+
+
+def _split(value: Term | None) -> list[str]:
+    return [v for v in str(value).split("\x1f") if v] if value is not None else []
+
+
+# ---------------------------------------------------------------- home page
+
+def headline(store: Store) -> dict[str, Any]:
+    """Counts for the home page and the budget totals (named query ``budget-totals``)."""
+    totals = [
+        {
+            "fiscal_year": py(r["fiscal_year"]),
+            "category": py(r["category"]),
+            "total": py(r["total"]),
+            "programs": py(r["programs"]),
+            "includes_approximate": py(r["includes_approximate"]),
+        }
+        for r in _named(store, "budget-totals")
+    ]
+    fy2025 = next((t for t in totals if t["fiscal_year"] == 2025 and t["category"] == "jf:InitialBudget"), None)
+    return {
+        "sheets": _count(store, "SELECT (COUNT(DISTINCT ?p) AS ?n) WHERE { ?p jf:budgetLineText ?t }"),
+        "programs": _count(store, "SELECT (COUNT(DISTINCT ?p) AS ?n) WHERE { ?p a jf:Program }"),
+        "flows": _count(store, "SELECT (COUNT(DISTINCT ?f) AS ?n) WHERE { ?f a jf:FundingFlow }"),
+        "bodies": _count(store, "SELECT (COUNT(DISTINCT ?b) AS ?n) WHERE { ?b a jf:NamedBody }"),
+        "triples": store.count(),
+        "totals": totals,
+        "fy2025_initial": fy2025,
+    }
+
+
+# ---------------------------------------------------------------- programs
+
+_BUDGETS = _PFX + """
+SELECT ?program ?budget ?fy ?category ?category_ja ?category_en ?amount ?approx ?request ?text ?line WHERE {
+  ?program jf:budget ?budget .
+  ?budget jf:fiscalYear ?fy ; jf:budgetCategory ?category ; jf:amount ?amount .
+  OPTIONAL { ?category skos:prefLabel ?category_ja FILTER (LANG(?category_ja) = "ja") }
+  OPTIONAL { ?category skos:prefLabel ?category_en FILTER (LANG(?category_en) = "en") }
+  OPTIONAL { ?budget jf:isApproximate ?approx }
+  OPTIONAL { ?budget jf:isRequest ?request }
+  OPTIONAL { ?budget jf:sourceText ?text }
+  OPTIONAL { ?budget jf:sourceLine ?line }
+}
+ORDER BY ?program ?fy ?category ?budget
+"""
+
+_SHEET_LINES = _PFX + "SELECT ?program ?text WHERE { ?program jf:budgetLineText ?text }"
+
+
+def _budgets(store: Store, program: URIRef | None = None) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in _select(store, _BUDGETS, {"program": program} if program is not None else None):
+        out[py(r["program"])].append({
+            "id": py(r["budget"]),
+            "fiscal_year": py(r["fy"]),
+            "category": py(r["category"]),
+            "category_ja": py(r["category_ja"]),
+            "category_en": py(r["category_en"]),
+            "amount": py(r["amount"]),
+            "approximate": bool(py(r["approx"])),
+            "request": bool(py(r["request"])),
+            "source_text": py(r["text"]),
+            "source_line": py(r["line"]),
+        })
+    return out
+
+
+def list_programs(store: Store, *, q: str | None = None, sheets_only: bool = False) -> list[dict[str, Any]]:
+    """Every program (named query ``programs``) with its budgets, in source order.
+
+    Parameters
+    ----------
+    q : str, optional
+        Keep programs whose Japanese or English label contains *q* (case-insensitive).
+    sheets_only : bool
+        Keep only budget sheets (programs with a budget line), not sub-measures.
+    """
+    budgets = _budgets(store)
+    lines = {py(r["program"]): py(r["text"]) for r in _select(store, _SHEET_LINES)}
+    needle = _fold(q) if q else None
+    out = []
+    for r in _named(store, "programs"):
+        pid = py(r["program"])
+        if sheets_only and pid not in lines:
+            continue
+        if needle and needle not in _fold(str(r["label_ja"])) and needle not in _fold(str(r["label_en"])):
+            continue
+        out.append({
+            "id": pid,
+            "slug": pid.removeprefix("program:"),
+            "iri": str(r["program"]),
+            "label_ja": py(r["label_ja"]),
+            "label_en": py(r["label_en"]),
+            "notation": py(r["notation"]),
+            "parent": py(r["parent"]),
+            "is_sheet": pid in lines,
+            "budget_line_text": lines.get(pid),
+            "line_start": py(r["line_start"]),
+            "line_end": py(r["line_end"]),
+            "budgets": budgets.get(pid, []),
+        })
+    return out
+
+
+_FULLWIDTH = {c: c - 0xFEE0 for c in [*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B)]}
+
+
+def _fold(text: str) -> str:
+    """Lower-case, with full-width ASCII letters and digits made half-width (as the data writes them)."""
+    return text.translate(_FULLWIDTH).lower()
+
+
+_SEARCH = _PFX + """
+SELECT DISTINCT ?program ?label_ja ?label_en ?notation ?parent ?parent_ja ?line_start WHERE {
+  ?program a jf:Program ; rdfs:label|skos:altLabel ?label .
+  FILTER (CONTAINS(LCASE(STR(?label)), ?needle))
+  ?program rdfs:label ?label_ja . FILTER (LANG(?label_ja) = "ja")
+  OPTIONAL { ?program rdfs:label ?label_en FILTER (LANG(?label_en) = "en") }
+  OPTIONAL { ?program skos:notation ?notation }
+  OPTIONAL { ?program jf:partOf ?parent . ?parent rdfs:label ?parent_ja FILTER (LANG(?parent_ja) = "ja") }
+  OPTIONAL { ?program jf:sourceLineStart ?line_start }
+}
+ORDER BY ?line_start ?program
+LIMIT 200
+"""
+
+
+def search_programs(store: Store, q: str) -> list[dict[str, Any]]:
+    """Programs whose label (ja or en, or an alternative label) contains *q*, case-insensitive."""
+    needle = _fold(q.strip())
+    if not needle:
+        return []
+    return [
+        {
+            "id": py(r["program"]),
+            "label_ja": py(r["label_ja"]),
+            "label_en": py(r["label_en"]),
+            "notation": py(r["notation"]),
+            "parent": py(r["parent"]),
+            "parent_ja": py(r["parent_ja"]),
+        }
+        for r in _select(store, _SEARCH, {"needle": Literal(needle)})
+    ]
+
+
+_UNITS = _PFX + """
+SELECT DISTINCT ?of ?unit ?short ?full WHERE {
+  ?of jf:partOf* ?program ; jf:responsibleUnit ?unit .
+  ?unit rdfs:label ?short FILTER (LANG(?short) = "ja")
+  OPTIONAL { ?unit skos:altLabel ?full FILTER (LANG(?full) = "ja") }
+}
+ORDER BY ?of ?short
+"""
+
+_FLOWS = _PFX + """
+SELECT ?flow ?of ?of_ja ?hop ?funder ?funder_ja ?funder_en ?recipient ?recipient_ja ?recipient_en
+       ?source_text ?source_line ?uncertain
+       (GROUP_CONCAT(DISTINCT STR(?instrument); separator="\x1f") AS ?instruments)
+       (GROUP_CONCAT(DISTINCT ?instrument_ja; separator="\x1f") AS ?instruments_ja)
+       (GROUP_CONCAT(DISTINCT ?rate_text; separator="\x1f") AS ?rates) WHERE {
+  ?flow a jf:FundingFlow ; jf:ofProgram ?of ; jf:funder ?funder ; jf:recipient ?recipient .
+  %(filter)s
+  OPTIONAL { ?of rdfs:label ?of_ja FILTER (LANG(?of_ja) = "ja") }
+  OPTIONAL { ?flow jf:instrument ?instrument .
+             OPTIONAL { ?instrument skos:prefLabel ?instrument_ja FILTER (LANG(?instrument_ja) = "ja") } }
+  OPTIONAL { ?flow jf:hop ?hop }
+  OPTIONAL { ?funder rdfs:label ?funder_ja FILTER (LANG(?funder_ja) = "ja") }
+  OPTIONAL { ?funder rdfs:label ?funder_en FILTER (LANG(?funder_en) = "en") }
+  OPTIONAL { ?recipient rdfs:label ?recipient_ja FILTER (LANG(?recipient_ja) = "ja") }
+  OPTIONAL { ?recipient rdfs:label ?recipient_en FILTER (LANG(?recipient_en) = "en") }
+  OPTIONAL { ?flow jf:rate/jf:rateText ?rate_text }
+  OPTIONAL { ?flow jf:sourceText ?source_text }
+  OPTIONAL { ?flow jf:sourceLine ?source_line }
+  OPTIONAL { ?flow jf:isUncertain ?uncertain }
+}
+GROUP BY ?flow ?of ?of_ja ?hop ?funder ?funder_ja ?funder_en ?recipient ?recipient_ja ?recipient_en
+         ?source_text ?source_line ?uncertain
+ORDER BY ?of ?hop ?flow
+"""
+
+
+def list_flows(store: Store, *, program: URIRef | None = None, body: URIRef | None = None) -> list[dict[str, Any]]:
+    """Funding flows, hop by hop, with instruments and rates.
+
+    Parameters
+    ----------
+    program : URIRef, optional
+        Only flows of this program and its sub-measures.
+    body : URIRef, optional
+        Only flows this actor gives or receives.
+    """
+    filters = []
+    bindings: dict[str, Term] = {}
+    if program is not None:
+        filters.append("?of jf:partOf* ?program .")
+        bindings["program"] = program
+    if body is not None:
+        filters.append("FILTER (?funder = ?body || ?recipient = ?body)")
+        bindings["body"] = body
+    sparql = _FLOWS % {"filter": "\n  ".join(filters)}
+    out = []
+    for r in _select(store, sparql, bindings):
+        instruments = [compact(i) for i in _split(r["instruments"])]
+        out.append({
+            "id": py(r["flow"]),
+            "program": py(r["of"]),
+            "program_ja": py(r["of_ja"]),
+            "hop": py(r["hop"]),
+            "funder": {"id": py(r["funder"]), "label_ja": py(r["funder_ja"]), "label_en": py(r["funder_en"])},
+            "recipient": {"id": py(r["recipient"]), "label_ja": py(r["recipient_ja"]),
+                          "label_en": py(r["recipient_en"])},
+            "instruments": instruments,
+            "instruments_ja": _split(r["instruments_ja"]),
+            "rates": _split(r["rates"]),
+            "source_text": py(r["source_text"]),
+            "source_line": py(r["source_line"]),
+            "uncertain": bool(py(r["uncertain"])),
+        })
+    return out
+
+
+def _about(store: Store, iri: URIRef) -> list[tuple[URIRef, Term]]:
+    rows = _select(store, "SELECT ?p ?o WHERE { ?s ?p ?o }", {"s": iri})
+    return [(r["p"], r["o"]) for r in rows if isinstance(r["p"], URIRef) and r["o"] is not None]  # type: ignore[misc]
+
+
+def _lang(values: Iterable[Term], lang: str) -> list[str]:
+    return [str(v) for v in values if isinstance(v, Literal) and v.language == lang]
+
+
+def program_detail(store: Store, slug: str) -> dict[str, Any] | None:
+    """Everything about ``program:<slug>``, or ``None`` when there is no such program."""
+    iri = slug_iri("program", slug)
+    if iri is None:
+        return None
+    pid = compact(str(iri))
+    about = _about(store, iri)
+    if (RDF.type, URIRef(JF + "Program")) not in about:
+        return None
+    props: dict[URIRef, list[Term]] = defaultdict(list)
+    for p, o in about:
+        props[p].append(o)
+    programs = list_programs(store)
+    by_id = {row["id"]: row for row in programs}
+    me = by_id[pid]
+    children: dict[str, list[str]] = defaultdict(list)
+    for row in programs:
+        if row["parent"]:
+            children[row["parent"]].append(row["id"])
+    family, todo = {pid}, [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            if c not in family:
+                family.add(c)
+                todo.append(c)
+
+    budgets = me["budgets"]
+    initial = {b["fiscal_year"]: b["amount"] for b in budgets if b["category"] == "jf:InitialBudget"}
+    change = None
+    if 2024 in initial and 2025 in initial:
+        change = {
+            "fy2024_initial": initial[2024],
+            "fy2025_initial": initial[2025],
+            "change": initial[2025] - initial[2024],
+            "ratio": round(initial[2025] / initial[2024], 4) if initial[2024] else None,
+        }
+    units: list[dict[str, Any]] = []
+    for r in _select(store, _UNITS, {"program": iri}):
+        units.append({"of": py(r["of"]), "id": py(r["unit"]), "label_ja": py(r["short"]),
+                      "full_label_ja": py(r["full"])})
+    rates = [
+        {
+            "category": py(r["category"]),
+            "category_ja": py(r["category_label"]),
+            "value": py(r["value"]),
+            "text": py(r["rate_text"]),
+            "condition": py(r["condition"]),
+            "program": py(r["program"]),
+            "program_ja": py(r["program_label"]),
+        }
+        for r in _named(store, "rates-by-class")
+        if py(r["program"]) in family
+    ]
+    caps = [
+        {
+            "of": py(r["of"]),
+            "of_ja": py(r["of_label"]),
+            "kind_ja": py(r["kind_label"]),
+            "amount": py(r["amount"]),
+            "category": py(r["category"]),
+            "condition": py(r["condition"]),
+            "source_text": py(r["source_text"]),
+        }
+        for r in _named(store, "caps", {"program": pid})
+    ]
+    targets = [
+        {"of": py(r["of"]), "id": py(r["target"]), "text": py(r["text"]), "value": py(r["value"]),
+         "unit": py(r["unit"]), "year": py(r["year"])}
+        for r in _named(store, "program-targets", {"program": pid})
+    ]
+    parent = by_id.get(me["parent"]) if me["parent"] else None
+    sources = []
+    for s in props.get(URIRef(PROV_DERIVED), []):
+        labels = [o for p, o in _about(store, s) if p == RDFS.label] if isinstance(s, URIRef) else []  # type: ignore[arg-type]
+        sources.append({"id": py(s), "label_ja": next(iter(_lang(labels, "ja")), None),
+                        "label_en": next(iter(_lang(labels, "en")), None)})
+    return {
+        **{k: me[k] for k in ("id", "slug", "iri", "label_ja", "label_en", "notation", "is_sheet",
+                              "budget_line_text", "line_start", "line_end", "budgets")},
+        "alt_labels_ja": _lang(props.get(SKOS.altLabel, []), "ja"),
+        "parent": ({"id": parent["id"], "label_ja": parent["label_ja"], "label_en": parent["label_en"]}
+                   if parent else None),
+        "sub_measures": [
+            {"id": by_id[c]["id"], "label_ja": by_id[c]["label_ja"], "label_en": by_id[c]["label_en"],
+             "notation": by_id[c]["notation"], "budgets": by_id[c]["budgets"]}
+            for c in children.get(pid, [])
+        ],
+        "same_scheme_as": sorted(py(o) for o in props.get(URIRef(JF + "sameSchemeAs"), [])),
+        "change": change,
+        "units": units,
+        "flows": list_flows(store, program=iri),
+        "rates": rates,
+        "caps": caps,
+        "targets": targets,
+        "sources": sources,
+        "uncertain": any(py(o) is True for o in props.get(URIRef(JF + "isUncertain"), [])),
+        "comments_en": _lang(props.get(RDFS.comment, []), "en"),
+        "comments_ja": _lang(props.get(RDFS.comment, []), "ja"),
+    }
+
+
+# ---------------------------------------------------------------- bodies
+
+_BODIES = _PFX + """
+SELECT ?body ?label_ja ?label_en ?abbreviation WHERE {
+  ?body a jf:NamedBody .
+  OPTIONAL { ?body rdfs:label ?label_ja FILTER (LANG(?label_ja) = "ja") }
+  OPTIONAL { ?body rdfs:label ?label_en FILTER (LANG(?label_en) = "en") }
+  OPTIONAL { ?body jf:abbreviation ?abbreviation }
+}
+ORDER BY ?body
+"""
+
+
+def list_bodies(store: Store) -> list[dict[str, Any]]:
+    """Every named body (国, JETRO, SMRJ …) with its labels."""
+    return [
+        {"id": py(r["body"]), "slug": py(r["body"]).removeprefix("orgs:"), "label_ja": py(r["label_ja"]),
+         "label_en": py(r["label_en"]), "abbreviation": py(r["abbreviation"])}
+        for r in _select(store, _BODIES)
+    ]
+
+
+def channel_of(store: Store, body_id: str) -> dict[str, Any]:
+    """What *body_id* channels (:func:`kg.views.channels`); empty lists for a body that channels nothing."""
+    found = views.channels(store, body_id)
+    if found:
+        return dict(found[0].__dict__)
+    return {"body": body_id, "label_ja": "", "label_en": "", "sheets": [], "programs": [], "instruments_in": [],
+            "instruments_out": [], "funders": [], "recipient_categories": [], "budgets": {}}
+
+
+_CONCEPT_LABELS = _PFX + """
+SELECT ?concept ?label WHERE { ?concept skos:prefLabel ?label FILTER (LANG(?label) = "ja") }
+"""
+
+
+def concept_labels(store: Store) -> dict[str, str]:
+    """Japanese labels of concepts (instruments, actor categories …) and bodies, by compact name."""
+    return {py(r["concept"]): str(r["label"]) for r in _select(store, _CONCEPT_LABELS)}
+
+
+def body_detail(store: Store, slug: str) -> dict[str, Any] | None:
+    """A named or listed body ``orgs:<slug>``: labels, what it channels, its programs and flows.
+
+    ``None`` when the graph says nothing about it.
+    """
+    iri = slug_iri("orgs", slug)
+    if iri is None:
+        return None
+    about = _about(store, iri)
+    if not about:
+        return None
+    props: dict[URIRef, list[Term]] = defaultdict(list)
+    for p, o in about:
+        props[p].append(o)
+    bid = compact(str(iri))
+    channel = channel_of(store, bid)
+    labels = {row["id"]: row for row in list_programs(store)}
+    roles = [
+        {"program": py(r["program"]), "program_ja": py(r["program_label"]), "sheet": py(r["sheet"]),
+         "role": py(r["role"]), "instrument_ja": py(r["instrument_label"])}
+        for r in _named(store, "body-programs", {"body": bid})
+    ]
+    category = [py(o) for o in props.get(URIRef(JF + "actorCategory"), [])]
+    label_ja = next(iter(_lang(props.get(RDFS.label, []), "ja")), None)
+    label_en = next(iter(_lang(props.get(RDFS.label, []), "en")), None)
+    channel["label_ja"] = channel["label_ja"] or label_ja or ""
+    channel["label_en"] = channel["label_en"] or label_en or ""
+    return {
+        "id": bid,
+        "slug": slug,
+        "iri": str(iri),
+        "types": sorted(py(o) for o in props.get(RDF.type, [])),
+        "label_ja": label_ja,
+        "label_en": label_en,
+        "alt_labels_ja": sorted(_lang(props.get(SKOS.altLabel, []), "ja")),
+        "abbreviation": next((str(o) for o in props.get(URIRef(JF + "abbreviation"), [])), None),
+        "categories": category,
+        "channel": channel,
+        "labels": {**concept_labels(store), **{k: v["label_ja"] for k, v in labels.items()}},
+        "roles": roles,
+        "flows": list_flows(store, body=iri),
+    }
