@@ -1,9 +1,9 @@
 # jp-funding-kg — the two entry points of the README:
 #   make serve   install, then serve the graph (embedded store) on http://127.0.0.1:8000/
-#   make test    install (with the Debian packages the diagram tests need), validate, run the tests
+#   make test    install (with the Debian packages the diagram and browser tests need), validate, run the tests
 PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
-APT_PACKAGES = graphviz fonts-noto-cjk
+APT_PACKAGES = graphviz fonts-noto-cjk chromium
 
 .PHONY: install install-test system-deps serve test validate bench
 
@@ -14,7 +14,7 @@ install-test:
 	$(PIP) install --quiet --disable-pip-version-check -e '.[test,diagrams]'
 
 system-deps:
-	@if command -v dot >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi 'Noto Sans CJK'; then \
+	@if command -v dot >/dev/null 2>&1 && command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi 'Noto Sans CJK'; then \
 		echo "system packages present: $(APT_PACKAGES)"; \
 	elif [ "$$(id -u)" = 0 ]; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PACKAGES); \

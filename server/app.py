@@ -43,7 +43,7 @@ from fastapi.templating import Jinja2Templates
 from kg import __version__
 from kg.formats import compact
 from kg.store import Store, open_store
-from server import api, linked_data, sparql, web
+from server import api, linked_data, pictures, sparql, web
 from server.data import local_path
 from server.engine import QueryRunner
 from server.errors import install_handlers
@@ -226,6 +226,7 @@ def create_app(store: Store, *, query_timeout: float = 10.0, max_rows: int = 100
     app.include_router(sparql.router)
     app.include_router(linked_data.router)
     app.include_router(api.router)
+    app.include_router(pictures.router)
     app.include_router(web.router)
     app.include_router(_docs_router())
     return app

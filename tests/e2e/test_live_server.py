@@ -10,13 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -51,45 +45,6 @@ CONSTRUCT = f"""PREFIX jf: <https://w3id.org/jp-funding/ont#>
 CONSTRUCT {{ ?b jf:amount ?amount ; jf:fiscalYear ?fy }} WHERE {{ <{PROGRAM}> jf:budget ?b .
   ?b jf:amount ?amount ; jf:fiscalYear ?fy }}"""
 LABEL = "中小企業生産性革命推進事業"
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="session")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Base URL of ``python -m kg serve --port N`` on 127.0.0.1; stopped after the session."""
-    port = _free_port()
-    log = tmp_path_factory.mktemp("server") / "serve.log"
-    env = {k: v for k, v in os.environ.items() if k != "KG_STORE"}
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "kg", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                                cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"kg serve exited with {proc.returncode}: {log.read_text(errors='replace')}")
-            try:
-                if httpx.get(f"{base}/sparql", params={"query": "ASK {}"}, timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"kg serve did not answer within 60 s: {log.read_text(errors='replace')}")
-            time.sleep(0.2)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 def _wrapper(live: str, query: str, fmt: str) -> SPARQLWrapper:
