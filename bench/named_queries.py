@@ -59,9 +59,9 @@ def main() -> None:
             if f"{p.name}=" in q.example:
                 params[p.name] = q.example.split(f"{p.name}=", 1)[1].split()[0]
         text = inject_values(q.text, q.bind(params))
-        t_ox = timed(lambda: store.query(text), repeat)
+        t_ox = timed(lambda text=text: store.query(text), repeat)
         try:
-            t_rdf = timed(lambda: list(graph.query(text)), repeat)
+            t_rdf = timed(lambda text=text: list(graph.query(text)), repeat)
         except Exception as exc:  # noqa: BLE001 - report rdflib's own engine failures, keep benchmarking
             print(f"{name:<18} embedded {fmt(t_ox)}   rdflib failed: {type(exc).__name__}: {exc}")
             continue

@@ -29,7 +29,7 @@ import httpx
 import pyoxigraph as ox
 import rdflib
 from rdflib.namespace import XSD
-from rdflib.term import BNode, Identifier, Literal, URIRef
+from rdflib.term import BNode, Literal, URIRef
 
 from kg.errors import QueryError, StoreError
 from kg.load import check_syntax, data_sources, expand, ontology_sources
@@ -40,6 +40,7 @@ __all__ = [
     "Store",
     "Table",
     "Term",
+    "as_table",
     "inject_values",
     "open_store",
     "query_form",
@@ -66,6 +67,19 @@ class Table:
 
 
 Answer = Table | bool | rdflib.Graph
+
+
+def as_table(answer: Answer) -> Table:
+    """Return *answer* if it is a :class:`Table` (the answer to a SELECT query).
+
+    Raises
+    ------
+    QueryError
+        For an ASK or CONSTRUCT answer.
+    """
+    if not isinstance(answer, Table):
+        raise QueryError(f"expected the rows of a SELECT query, got {type(answer).__name__}")
+    return answer
 
 _FORM_RE = re.compile(r"\b(SELECT|ASK|CONSTRUCT|DESCRIBE)\b", re.IGNORECASE)
 _UPDATE_RE = re.compile(r"\b(INSERT|DELETE|LOAD|CLEAR|CREATE|DROP|COPY|MOVE|ADD)\b", re.IGNORECASE)
@@ -338,7 +352,7 @@ class RemoteStore:
     def count(self) -> int:
         """Number of triples, by a COUNT query."""
         table = self.query("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")
-        assert isinstance(table, Table)  # noqa: S101 - a SELECT always answers a Table
+        assert isinstance(table, Table)
         return int(table.rows[0][0])  # type: ignore[arg-type]
 
     def describe(self) -> str:

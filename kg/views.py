@@ -30,8 +30,8 @@ from kg.formats import plain
 from kg.store import Store, Table
 
 __all__ = [
-    "Channel",
     "EXPORT_FORMATS",
+    "Channel",
     "budgets_by_sheet",
     "chains",
     "channels",

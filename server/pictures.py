@@ -45,10 +45,10 @@ async def program_diagram(request: Request, slug: str) -> Response:
     return Response(svg, media_type="image/svg+xml")
 
 
-def _options(fy: int, category: str) -> dict[str, object]:
+def _category(category: str) -> str:
     if category not in CATEGORIES:
         raise ApiError(400, f"category must be one of {', '.join(CATEGORIES)}")
-    return {"fiscal_year": fy, "category": CATEGORIES[category]}
+    return CATEGORIES[category]
 
 
 @router.get("/sankey", name="sankey", response_class=HTMLResponse)
@@ -56,9 +56,9 @@ async def sankey(request: Request, fy: int = Query(2025, ge=1900, le=2100),
                  category: str = Query("initial")) -> Response:
     """Interactive Sankey of money by fiscal year and budget category (plotly.js inline, no CDN)."""
     store = get_state(request).store
-    options = _options(fy, category)
+    cat = _category(category)
     html = await run_in_threadpool(_cached, request, ("sankey.html", fy, category),
-                                   lambda: diagrams.sankey_html(store, **options))
+                                   lambda: diagrams.sankey_html(store, fiscal_year=fy, category=cat))
     return HTMLResponse(html)
 
 
@@ -67,7 +67,7 @@ async def sankey_svg(request: Request, fy: int = Query(2025, ge=1900, le=2100),
                      category: str = Query("initial")) -> Response:
     """The same Sankey as a static SVG."""
     store = get_state(request).store
-    options = _options(fy, category)
+    cat = _category(category)
     svg = await run_in_threadpool(_cached, request, ("sankey.svg", fy, category),
-                                  lambda: diagrams.sankey_static(store, **options, fmt="svg"))
+                                  lambda: diagrams.sankey_static(store, fiscal_year=fy, category=cat, fmt="svg"))
     return Response(svg, media_type="image/svg+xml")

@@ -36,7 +36,7 @@ from kg.errors import QueryError, UnknownName
 from kg.load import PREFIXES
 from kg.store import Answer, Store, Term
 
-__all__ = ["NamedQuery", "Param", "TYPES", "all_queries", "get", "parse_query_file", "to_term"]
+__all__ = ["TYPES", "NamedQuery", "Param", "all_queries", "get", "parse_query_file", "to_term"]
 
 HERE = Path(__file__).parent
 TYPES = ("iri", "string", "integer", "decimal", "year")

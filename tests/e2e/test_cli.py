@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 from kg.cli import build_parser, main
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import pytest
@@ -57,7 +58,7 @@ def test_sheets_do_not_overlap_and_cover_the_source(store, source_lines) -> None
         "?p jf:budgetLineText ?t ; jf:sourceLineStart ?a ; jf:sourceLineEnd ?b } ORDER BY ?a")
     spans = [(int(a), int(b)) for a, b in table.rows]
     assert spans[0][0] == 1
-    for (a1, b1), (a2, _) in zip(spans, spans[1:]):
+    for (_, b1), (a2, _) in itertools.pairwise(spans):
         assert a2 == b1 + 1, f"gap or overlap between sheet ending {b1} and sheet starting {a2}"
     assert spans[-1][1] >= len([line for line in source_lines if line.strip()]) - 1 or spans[-1][1] >= 1930
 
