@@ -106,3 +106,37 @@ def test_readme_documents_every_command() -> None:
     for line in help_text.splitlines():
         if line.startswith("    ") and line.split()[0] in sub.choices:  # type: ignore[operator]
             assert line.split(None, 1)[1].strip() in readme, f"README lacks the help line of {line.split()[0]}"
+
+
+def test_unreachable_store_exit_2(capsys) -> None:
+    code, _, err = run(capsys, "query", "programs", "--store", "http://127.0.0.1:9/query")
+    assert code == 2
+    assert "cannot reach the SPARQL store at http://127.0.0.1:9/query" in err and "Traceback" not in err
+
+
+def test_malformed_rq_file_exit_2(capsys, tmp_path) -> None:
+    f = tmp_path / "bad.rq"
+    f.write_text("# param: x nonsense-type\nSELECT * WHERE { ?x ?p ?o }\n", encoding="utf-8")
+    code, _, err = run(capsys, "query", str(f))
+    assert code == 2 and "bad.rq:1: malformed param line" in err
+    g = tmp_path / "syntax.rq"
+    g.write_text("SELECT * WHERE { ?s ?p }\n", encoding="utf-8")
+    code, _, err = run(capsys, "query", str(g))
+    assert code == 2 and "SPARQL syntax error" in err
+
+
+def test_ill_typed_parameter_exit_2(capsys, tmp_path) -> None:
+    f = tmp_path / "typed.rq"
+    f.write_text("# param: year year the fiscal year\nSELECT ?year WHERE { BIND(1 AS ?z) }\n", encoding="utf-8")
+    code, _, err = run(capsys, "query", str(f), "--param", "year=twenty")
+    assert code == 2 and "'twenty' is not a year like 2025" in err
+
+
+def test_diagram_and_sankey(capsys, tmp_path) -> None:
+    code, out, _ = run(capsys, "diagram", "program:sme-productivity-revolution-r6s", "--format", "mermaid")
+    assert code == 0 and out.startswith("%%") and "flowchart LR" in out and "交付金" in out
+    target = tmp_path / "s.svg"
+    code, _, err = run(capsys, "sankey", "--fy", "2024", "--category", "supplementary", "-f", "svg", "-o", str(target))
+    assert code == 0 and target.read_text(encoding="utf-8").lstrip().startswith(("<?xml", "<svg"))
+    code, _, err = run(capsys, "diagram", "program:no-such")
+    assert code == 2 and "unknown program" in err
