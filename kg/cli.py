@@ -65,13 +65,24 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from kg.validate import validate
 
     with _progress("validating…"):
-        report = validate(args.paths or None)
+        report = validate(args.paths or None, engine=args.engine)
     stream = sys.stdout if not report.conforms else sys.stderr
     if report.results:
         print(report.format(), file=stream)
     else:
         print(f"conforms: 0 violations, 0 warnings in {report.triples} triples", file=sys.stderr)
     return EXIT_OK if report.conforms else EXIT_VIOLATIONS
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from kg import synth
+
+    if args.programs < 1:
+        raise KGError(f"--programs must be at least 1, got {args.programs}")
+    with _progress(f"writing {args.programs} synthetic programs…"):
+        triples = synth.write(args.output, args.programs, seed=args.seed)
+    print(f"wrote {triples} triples ({args.programs} programs, seed {args.seed}) to {args.output}", file=sys.stderr)
+    return EXIT_OK
 
 
 def cmd_query(args: argparse.Namespace) -> int:
@@ -309,14 +320,57 @@ def cmd_sankey(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     # The server is a separate package (server/ imports kg, never the reverse); it is imported
     # here only when this command runs.
+    import os
+
+    import pyoxigraph
     import uvicorn
 
+    from kg.load import expand, ontology_sources, project_root
+    from kg.store import EmbeddedStore
     from server.app import create_app
 
-    store = _store(args)
-    app = create_app(store)
-    print(f"serving {store.describe()} on http://{args.host}:{args.port}/", file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    token = None
+    if args.token_file:
+        try:
+            token = Path(args.token_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise KGError(f"{args.token_file}: cannot read the token file: {exc.strerror}") from None
+    elif os.environ.get("KG_UPDATE_TOKEN"):
+        token = os.environ["KG_UPDATE_TOKEN"].strip()
+    if args.allow_update and not token:
+        raise KGError("--allow-update needs a token: --token-file FILE or KG_UPDATE_TOKEN")
+    remote = bool(args.store or os.environ.get("KG_STORE"))
+    if args.location and remote:
+        raise KGError("--location keeps the embedded store on disk; it cannot be combined with --store")
+    if args.watch is not None and (remote or args.location):
+        raise KGError("--watch reloads the graph from Turtle files; it cannot be combined with --store or --location")
+    if args.location:
+        folder = Path(args.location)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            raw = pyoxigraph.Store(str(folder))
+        except OSError as exc:
+            raise KGError(f"{folder}: cannot open the store: {exc}") from None
+        store: Store = EmbeddedStore(raw)
+        if len(raw) == 0:  # a new store: fill it from the files once
+            with _progress("loading the graph…"):
+                assert isinstance(store, EmbeddedStore)
+                store.load(ontology_sources() + expand(args.data or [project_root() / "graph_data"]))
+                raw.flush()
+    else:
+        store = _store(args)
+    reload_from = None if remote or args.location else (args.data or [project_root() / "graph_data"])
+    try:
+        app = create_app(store, query_timeout=args.timeout, workers=args.workers,
+                         worker_memory=args.worker_memory * 1024 * 1024 if args.worker_memory else None,
+                         admin_token=token, allow_update=args.allow_update, persistent=bool(args.location),
+                         reload_from=reload_from, watch=args.watch)
+    except ValueError as exc:
+        raise KGError(str(exc)) from None
+    print(f"serving {store.describe()} on http://{args.host}:{args.port}/"
+          + (" (updates allowed with the token)" if args.allow_update else " (read-only)"), file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", server_header=False,
+                limit_concurrency=args.max_connections)
     return EXIT_OK
 
 
@@ -338,7 +392,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="validate ontology + data with the SHACL shapes")
     p.add_argument("paths", nargs="*", metavar="PATH", help="data files or folders (default: graph_data/)")
+    p.add_argument("--engine", choices=("fast", "pyshacl"), default="fast",
+                   help="fast: the shapes compiled to SPARQL on pyoxigraph (default); pyshacl: pySHACL on rdflib")
     p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("synth", help="write a synthetic graph shaped like graph_data/ (for benchmarks)")
+    p.add_argument("--programs", "-n", type=int, required=True, metavar="N",
+                   help="number of budget sheets; 5000 gives about a million triples")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (same seed, same file)")
+    p.add_argument("--output", "-o", required=True, metavar="FILE", help="the Turtle file to write")
+    p.set_defaults(func=cmd_synth)
 
     p = sub.add_parser("query", help="run a named query or a .rq file")
     p.add_argument("name", metavar="NAME|FILE.rq")
@@ -402,6 +465,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     _add_store_options(p)
+    p.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
+                   help="stop a SPARQL query after this long and answer 503 (default: 10)")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="query worker processes (default: CPUs, 2 to 4; 0: threads, timeouts cannot stop a query)")
+    p.add_argument("--worker-memory", type=int, default=1024, metavar="MB",
+                   help="memory limit of each query worker (default: 1024; 0: none)")
+    p.add_argument("--max-connections", type=int, default=256, metavar="N",
+                   help="connections served at once; more get 503 (default: 256)")
+    p.add_argument("--allow-update", action="store_true",
+                   help="accept SPARQL updates from clients sending the bearer token")
+    p.add_argument("--token-file", metavar="FILE",
+                   help="bearer token for updates and POST /admin/reload (default: $KG_UPDATE_TOKEN)")
+    p.add_argument("--location", metavar="DIR",
+                   help="keep the store on disk in DIR (filled from the data files when new); updates persist")
+    p.add_argument("--watch", type=float, nargs="?", const=1.0, metavar="SECONDS",
+                   help="reload when the data files change (polled every SECONDS, default 1)")
     p.set_defaults(func=cmd_serve)
     return parser
 

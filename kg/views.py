@@ -37,6 +37,7 @@ __all__ = [
     "channels",
     "export",
     "rank_intermediaries",
+    "sheets_of",
     "to_networkx",
     "unit_program_graph",
 ]
@@ -47,20 +48,27 @@ _FLOWS = """
 PREFIX jf: <https://w3id.org/jp-funding/ont#>
 PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
 PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
-SELECT ?flow ?of ?sheet ?funder ?recipient ?hop
+SELECT ?flow ?of ?funder ?recipient ?hop
        (GROUP_CONCAT(DISTINCT STR(?inst); separator=" ") AS ?instruments)
        (GROUP_CONCAT(DISTINCT ?rt; separator="、") AS ?rates)
        (MAX(?monetary) AS ?is_monetary) WHERE {
   ?flow a jf:FundingFlow ; jf:ofProgram ?of ; jf:funder ?funder ; jf:recipient ?recipient ; jf:instrument ?inst .
   OPTIONAL { ?inst jf:isMonetary ?m }
   BIND (COALESCE(?m, true) AS ?monetary)
-  ?of jf:partOf* ?sheet .
-  ?sheet jf:budget ?anyBudget .
-  FILTER NOT EXISTS { ?sheet jf:partOf ?up . ?up jf:partOf* ?top . ?top jf:budget ?tb }
   OPTIONAL { ?flow jf:hop ?hop }
   OPTIONAL { ?flow jf:rate/jf:rateText ?rt }
 }
-GROUP BY ?flow ?of ?sheet ?funder ?recipient ?hop
+GROUP BY ?flow ?of ?funder ?recipient ?hop
+"""
+
+_PART_OF = """
+PREFIX jf: <https://w3id.org/jp-funding/ont#>
+SELECT ?program ?parent WHERE { ?program jf:partOf ?parent }
+"""
+
+_BUDGETED = """
+PREFIX jf: <https://w3id.org/jp-funding/ont#>
+SELECT DISTINCT ?program WHERE { ?program jf:budget ?b }
 """
 
 _ACTORS = """
@@ -113,6 +121,48 @@ def budgets_by_sheet(store: Store) -> dict[str, dict[tuple[int, str], int]]:
     return dict(out)
 
 
+def sheets_of(store: Store) -> dict[str, list[str]]:
+    """For each program, the budget sheet(s) whose amount contains it.
+
+    The sheet of a program is the program itself or an ancestor by ``jf:partOf`` that has a
+    ``jf:budget`` and is not inside another program with a budget: what ``?of jf:partOf* ?sheet .
+    ?sheet jf:budget ?b . FILTER NOT EXISTS { ?sheet jf:partOf/jf:partOf* ?top . ?top jf:budget ?t }``
+    selects. Computed here from two plain queries, because an engine that evaluates that path with
+    both ends open takes minutes at a million triples (ten minutes and more for Oxigraph 0.5).
+    """
+    parents: dict[str, list[str]] = defaultdict(list)
+    for r in _select(store, _PART_OF):
+        parents[r["program"]].append(r["parent"])
+    budgeted = {r["program"] for r in _select(store, _BUDGETED)}
+
+    def above(p: str, *, strict: bool) -> set[str]:
+        seen: set[str] = set() if strict else {p}
+        todo = list(parents.get(p, ()))
+        while todo:
+            q = todo.pop()
+            if q not in seen:
+                seen.add(q)
+                todo.extend(parents.get(q, ()))
+        return seen
+
+    out: dict[str, list[str]] = {}
+    programs = set(parents) | budgeted | {q for ps in parents.values() for q in ps}
+    for p in programs:
+        found = sorted(s for s in above(p, strict=False) & budgeted if not above(s, strict=True) & budgeted)
+        if found:
+            out[p] = found
+    return out
+
+
+def _flows(store: Store, sheets: dict[str, list[str]]) -> list[dict[str, str]]:
+    """The rows of :data:`_FLOWS` joined with the sheet of their program (flows of no sheet dropped)."""
+    rows = []
+    for r in _select(store, _FLOWS):
+        for sheet in sheets.get(r["of"], ()):
+            rows.append({**r, "sheet": sheet})
+    return rows
+
+
 def to_networkx(store: Store) -> nx.MultiDiGraph:
     """The money-flow graph: actors as nodes, one edge per flow.
 
@@ -132,7 +182,8 @@ def to_networkx(store: Store) -> nx.MultiDiGraph:
             program=r.get("home", ""),
         )
     budgets = budgets_by_sheet(store)
-    for r in _select(store, _FLOWS):
+    sheets = sheets_of(store)
+    for r in _flows(store, sheets):
         b = budgets.get(r["sheet"], {})
         g.add_edge(
             r["funder"],

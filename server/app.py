@@ -22,12 +22,20 @@ Routes
     Web pages (:mod:`server.web`).
 ``/api/…``
     REST JSON (:mod:`server.api`); ``/openapi.json`` and its documentation at ``/docs``.
+``/admin/reload``, ``/admin/status``
+    Reload the data files, and what is served (bearer token; :mod:`server.admin`).
+
+Safety (see SECURITY.md): user queries run in killable worker processes without network access
+(:mod:`server.pool`); every response carries security headers and CORS is limited to the data
+routes (:mod:`server.security`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -35,18 +43,20 @@ from typing import Any
 
 import jinja2
 from fastapi import APIRouter, FastAPI, Request, Response
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 
 from kg import __version__
 from kg.formats import compact
-from kg.store import Store, open_store
-from server import api, linked_data, pictures, sparql, web
+from kg.load import project_root
+from kg.store import EmbeddedStore, Store, open_store
+from server import admin, api, linked_data, pictures, sparql, web
 from server.data import local_path
 from server.engine import QueryRunner
 from server.errors import install_handlers
+from server.security import ScopedCORS, SecurityHeaders
 from server.state import Ontology, ServerState
 
 __all__ = ["create_app", "make_app"]
@@ -160,21 +170,39 @@ def _docs_router() -> APIRouter:
 
 
 def create_app(store: Store, *, query_timeout: float = 10.0, max_rows: int = 10000,
-               max_body: int = 1_000_000) -> FastAPI:
+               max_body: int = 1_000_000, workers: int | None = None, worker_memory: int | None = 1 << 30,
+               admin_token: str | None = None, allow_update: bool = False, persistent: bool = False,
+               reload_from: Sequence[Path | str] | None = None, watch: float | None = None) -> FastAPI:
     """Build the app serving *store*.
 
     Parameters
     ----------
     store : EmbeddedStore or RemoteStore
-        Where queries run. An embedded store is queried in process with pyoxigraph; a remote one
-        gets every query forwarded over the SPARQL 1.1 Protocol.
+        Where queries run. An embedded store is queried with pyoxigraph (user queries in worker
+        processes); a remote one gets every query forwarded over the SPARQL 1.1 Protocol.
     query_timeout : float
-        Seconds a SPARQL query may take before the request is answered 503.
+        Seconds a SPARQL query may take before it is stopped and the request answered 503.
     max_rows : int
         Rows (or triples) of a SPARQL answer; the rest are dropped and the response says
         ``X-Result-Truncated: true``.
     max_body : int
         Largest accepted request body in bytes (413 beyond).
+    workers : int, optional
+        Query worker processes for an embedded store (default: the number of CPUs, 2 to 4);
+        0 runs user queries in threads, where a long query cannot be stopped.
+    worker_memory : int, optional
+        Address-space limit of each worker in bytes (default 1 GiB; ``None``: no limit).
+    admin_token : str, optional
+        Bearer token for ``POST /admin/reload`` and, with *allow_update*, SPARQL updates; at least
+        16 characters. Without it both are refused.
+    allow_update : bool
+        Accept SPARQL updates from clients with the token.
+    persistent : bool
+        The store is kept on disk: updates are flushed before they are acknowledged; no reloads.
+    reload_from : sequence of path-like, optional
+        Data files or folders a reload reads (the ontology is added); ``None``: not reloadable.
+    watch : float, optional
+        Poll the files of *reload_from* every *watch* seconds and reload when they change.
 
     Returns
     -------
@@ -183,20 +211,53 @@ def create_app(store: Store, *, query_timeout: float = 10.0, max_rows: int = 100
     Raises
     ------
     ValueError
-        A limit is not positive.
+        A limit is not positive, the token is too short, updates are allowed without a token,
+        or *watch* is given without *reload_from*.
     TypeError
         *store* is neither an EmbeddedStore nor a RemoteStore.
     """
     for name, value in (("query_timeout", query_timeout), ("max_rows", max_rows), ("max_body", max_body)):
         if value <= 0:
             raise ValueError(f"{name} must be positive, got {value!r}")
-    runner = QueryRunner(store, timeout=query_timeout, max_rows=max_rows)
+    if admin_token is not None and len(admin_token) < admin.MIN_TOKEN:
+        raise ValueError(f"the admin token must have at least {admin.MIN_TOKEN} characters; "
+                         "make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'")
+    if allow_update and admin_token is None:
+        raise ValueError("allow_update needs an admin_token: updates are only taken from clients with the token")
+    if watch is not None and (reload_from is None or watch <= 0):
+        raise ValueError("watch needs reload_from (the files to watch) and a positive interval")
+    if workers is None:
+        workers = max(2, min(4, os.cpu_count() or 2))
+    # max_threads: the server's own queries (one resource's description) and a remote store's
+    runner = QueryRunner(store, timeout=query_timeout, max_rows=max_rows, max_threads=32, workers=workers,
+                         worker_memory=worker_memory)
+    state = ServerState(
+        store=store,
+        runner=runner,
+        templates=make_templates(),
+        ontology=Ontology.load(),
+        max_body=max_body,
+        admin_token=admin_token,
+        allow_update=allow_update,
+        persistent=persistent,
+        reload_from=[Path(p) for p in reload_from] if reload_from is not None else None,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(runner.start)
+        watcher = None
+        if state.reload_from is not None:
+            state.loaded = await run_in_threadpool(admin.fingerprint, state)
+        if watch is not None:
+            watcher = asyncio.create_task(admin.watch(state, watch))
         try:
             yield
         finally:
+            if watcher is not None:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
             runner.close()
 
     app = FastAPI(
@@ -207,35 +268,32 @@ def create_app(store: Store, *, query_timeout: float = 10.0, max_rows: int = 100
         redoc_url=None,
         lifespan=lifespan,
     )
-    app.state.kg = ServerState(
-        store=store,
-        runner=runner,
-        templates=make_templates(),
-        ontology=Ontology.load(),
-        max_body=max_body,
-    )
+    app.state.kg = state
     install_handlers(app)
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=["*"],
-        allow_methods=["GET", "POST"],
-        allow_headers=["*"],
-        expose_headers=["X-Result-Truncated"],
-    )
+    app.add_middleware(ScopedCORS)
+    app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(sparql.router)
     app.include_router(linked_data.router)
     app.include_router(api.router)
     app.include_router(pictures.router)
     app.include_router(web.router)
+    app.include_router(admin.router)
     app.include_router(_docs_router())
     return app
 
 
 def make_app() -> FastAPI:
-    """The app for ``uvicorn --factory server.app:make_app``: store from ``KG_STORE`` or ``KG_DATA``."""
+    """The app for ``uvicorn --factory server.app:make_app``: store from ``KG_STORE`` or ``KG_DATA``.
+
+    ``KG_UPDATE_TOKEN`` enables ``POST /admin/reload`` (updates stay off: use ``kg serve
+    --allow-update`` for those). Run uvicorn with ``--no-server-header`` so it names no software.
+    """
     paths = [p for p in os.environ.get("KG_DATA", "").split(os.pathsep) if p]
-    return create_app(open_store(data=paths or None))
+    store = open_store(data=paths or None)
+    files = [Path(p) for p in paths] or [project_root() / "graph_data"]
+    reload_from = files if isinstance(store, EmbeddedStore) else None
+    return create_app(store, admin_token=os.environ.get("KG_UPDATE_TOKEN") or None, reload_from=reload_from)
 
 
 _built: dict[str, FastAPI] = {}

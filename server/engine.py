@@ -1,12 +1,20 @@
-"""Run SPARQL queries for the server: in a worker thread, with a deadline, at most ``max_rows`` rows.
+r"""Run SPARQL queries for the server: with a deadline that really stops them, at most ``max_rows`` rows.
 
-For an :class:`~kg.store.EmbeddedStore` the query runs on its ``raw`` pyoxigraph store and the
-answer is written by pyoxigraph's own serializers: a result set is first written as SPARQL TSV and a
-graph as N-Triples, one row or triple per line, into a writer that stops the query once
-``max_rows`` lines have come (:class:`_Capture`). The kept lines are then parsed back by pyoxigraph
-and written in the negotiated format, so truncation never needs a Python loop over rows and every
-format is pyoxigraph's. For a :class:`~kg.store.RemoteStore` the query is forwarded over the SPARQL
-1.1 Protocol and the answer goes through the same capture, so both backends truncate alike.
+For an :class:`~kg.store.EmbeddedStore` user queries run in killable worker processes
+(:mod:`server.pool`, :mod:`server.worker`), each holding a copy of the graph: when a query's
+deadline passes its worker is killed and replaced, so a runaway query costs nothing after its
+timeout. The answer is written by pyoxigraph's own serializers: a result set first as SPARQL TSV
+and a graph as N-Triples, one row or triple per line, into a writer that stops the query once
+``max_rows`` lines have come (:class:`server.worker.Capture`). The kept lines are then parsed back
+by pyoxigraph and written in the negotiated format, so truncation never needs a Python loop over
+rows and every format is pyoxigraph's. The server's own bounded queries (the description of one
+resource) run in a thread on the server's store. For a :class:`~kg.store.RemoteStore` the query is
+forwarded over the SPARQL 1.1 Protocol (an HTTP timeout stops it) and the answer goes through the
+same capture, so both backends truncate alike.
+
+Keywords are found by a small SPARQL lexer (:func:`keywords`) that skips comments, strings, IRIs,
+variables and prefixed names the way the SPARQL grammar does, so ``PREFIX load: <…>`` or
+``?service`` never look like keywords, and an escaped ``\#`` in a local name never hides one.
 
 Examples
 --------
@@ -18,20 +26,24 @@ Examples
 False
 >>> uses_service("SELECT * WHERE { service <http://e/sparql> { ?s ?p ?o } }")
 True
+>>> uses_service(r"SELECT * WHERE { ?s ?p ex:o\# SERVICE <http://e/> { ?s ?p ?o } }")
+True
+>>> uses_service("SELECT * WHERE { ?s ?p ?o .SERVICE <http://e/> { ?s ?p ?o } }")
+True
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
 import re
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import IO, TypeVar, cast
+from typing import TypeVar, cast
 
 import httpx
 import pyoxigraph as ox
@@ -40,6 +52,8 @@ from kg.load import PREFIXES
 from kg.store import EmbeddedStore, RemoteStore, Store
 from server.errors import ApiError, QueryTimeout
 from server.negotiation import GRAPH_TYPES, RESULT_TYPES
+from server.pool import NoWorker, PoolBusy, PoolError, WorkerCrashed, WorkerPool, WorkerTimeout
+from server.worker import Answer, Capture, Deadline, EvaluationError, QuerySyntaxError, execute
 
 __all__ = [
     "SERIALIZE_PREFIXES",
@@ -47,8 +61,10 @@ __all__ = [
     "QueryRunner",
     "classify",
     "compact_name",
+    "keywords",
     "serialize_graph",
     "used_prefixes",
+    "uses_load",
     "uses_service",
 ]
 
@@ -71,30 +87,68 @@ SERIALIZE_PREFIXES: dict[str, str] = {
 
 # ---------------------------------------------------------------- reading query text
 
-_TOKENS = re.compile(
-    r'#[^\n]*'                                   # comment
-    r'|"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\''      # long strings
-    r'|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\''  # short strings
-    r'|<[^<>\s"{}|^`\\]*>'                       # IRIs
+_PN_CHARS = r"[\w\-\u00B7\u0300-\u036F\u203F-\u2040]"
+_PLX = r"(?:%[0-9A-Fa-f]{2}|\\[_~.\-!$&'()*+,;=/?#@%])"
+_LEX = re.compile(
+    r"(?P<skip>"
+    r"#[^\n\r]*"                                                 # comment
+    r'|"""(?:[^"\\]|\\[\s\S]|"(?!""))*"""'                       # long strings
+    r"|'''(?:[^'\\]|\\[\s\S]|'(?!''))*'''"
+    r'|"(?:[^"\\\n\r]|\\[\s\S])*"'                               # short strings
+    r"|'(?:[^'\\\n\r]|\\[\s\S])*'"
+    r'|<[^<>"{}|^`\\\x00-\x20]*>'                                # IRIs
+    r"|[?$][\w\u00B7\u0300-\u036F\u203F-\u2040]+"                # variables
+    r"|@[A-Za-z]+(?:-[A-Za-z0-9]+)*"                             # language tags
+    r")"
+    rf"|(?P<run>(?:{_PN_CHARS}|[.:]|{_PLX})++)"                  # words, numbers, prefixed names
 )
 _ESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
-_KEYWORD = r"(?<![\w?$:.-])({words})(?![\w:.-])"
-_FORMS = re.compile(
-    _KEYWORD.format(words="SELECT|ASK|CONSTRUCT|DESCRIBE|INSERT|DELETE|LOAD|CLEAR|CREATE|DROP|COPY|MOVE|ADD|WITH"),
-    re.IGNORECASE,
-)
-_SERVICE = re.compile(_KEYWORD.format(words="SERVICE"), re.IGNORECASE)
+_WORD = re.compile(r"[A-Za-z]+")
+_FORMS = frozenset({"SELECT", "ASK", "CONSTRUCT", "DESCRIBE", "INSERT", "DELETE", "LOAD", "CLEAR", "CREATE",
+                    "DROP", "COPY", "MOVE", "ADD", "WITH"})
 _QUERY_FORMS = ("SELECT", "ASK", "CONSTRUCT", "DESCRIBE")
 
 
-def _code(text: str) -> str:
-    """The query with comments, strings and IRIs blanked out and ``\\u`` escapes decoded.
+def _decode(text: str) -> str:
+    def char(m: re.Match[str]) -> str:
+        code = int(m.group(1) or m.group(2), 16)
+        return chr(code) if code <= 0x10FFFF else m.group(0)
 
-    Escapes are decoded first because SPARQL allows them anywhere in a query: a server that
-    honours them must not be tricked into missing a keyword.
+    return _ESCAPE.sub(char, text)
+
+
+def _words(text: str) -> Iterator[str]:
+    for m in _LEX.finditer(text):
+        run = m.group("run")
+        if run is None:
+            continue
+        head, colon, _ = run.partition(":")
+        if colon and head[:1] not in (".", "-") and not head.endswith("."):
+            continue  # a prefixed name (or blank node label): keywords never hide inside one
+        for word in _WORD.findall(head if colon else run):
+            yield word.upper()
+
+
+def keywords(sparql: str) -> list[str]:
+    """The bare words of *sparql* in upper case: keywords and function names, nothing inside a
+    string, IRI, comment, variable or prefixed name.
+
+    SPARQL allows ``\\u`` escapes; since engines differ on whether they apply outside strings, the
+    words of the text as written and of the text with escapes decoded are both returned, so a
+    keyword cannot hide behind either reading.
+
+    Examples
+    --------
+    >>> keywords('PREFIX ex: <http://e/#x> SELECT ?load WHERE { ?s ex:p "INSERT" } # DROP')
+    ['PREFIX', 'SELECT', 'WHERE']
+    >>> keywords(r"\\u0053ERVICE")
+    ['U', 'ERVICE', 'SERVICE']
     """
-    text = _ESCAPE.sub(lambda m: chr(int(m.group(1) or m.group(2), 16)), text)
-    return _TOKENS.sub(" ", text)
+    out = list(_words(sparql))
+    decoded = _decode(sparql)
+    if decoded != sparql:
+        out += _words(decoded)
+    return out
 
 
 def classify(sparql: str) -> str | None:
@@ -103,16 +157,20 @@ def classify(sparql: str) -> str | None:
     Unlike :func:`kg.store.query_form` this ignores keywords inside variables and prefixed names
     (``PREFIX load: <…>`` is not an update), so a read-only server never refuses a real query.
     """
-    m = _FORMS.search(_code(sparql))
-    if m is None:
-        return None
-    word = m.group(1).upper()
-    return word if word in _QUERY_FORMS else "UPDATE"
+    for word in _words(sparql):
+        if word in _FORMS:
+            return word if word in _QUERY_FORMS else "UPDATE"
+    return None
 
 
 def uses_service(sparql: str) -> bool:
     """Whether the query has a ``SERVICE`` clause (a federated query that would call out)."""
-    return _SERVICE.search(_code(sparql)) is not None
+    return "SERVICE" in keywords(sparql)
+
+
+def uses_load(sparql: str) -> bool:
+    """Whether an update has a ``LOAD`` operation (which would fetch a document from a URL)."""
+    return "LOAD" in keywords(sparql)
 
 
 # ---------------------------------------------------------------- answers
@@ -243,54 +301,6 @@ def _empty_rows(n: int, fmt: ox.QueryResultsFormat) -> bytes:
     return b"\n" * (n + 1)
 
 
-class _Full(Exception):
-    """Raised by :class:`_Capture` to stop a query once enough lines have come."""
-
-
-class _Capture(io.RawIOBase):
-    """A binary writer that keeps the first *limit* lines and stops the writer after that.
-
-    It also checks the deadline on every write, so a query that is still streaming rows when its
-    time is up stops using the CPU.
-    """
-
-    def __init__(self, limit: int, deadline: float, timeout: float) -> None:
-        super().__init__()
-        self.limit = limit
-        self.deadline = deadline
-        self.timeout = timeout
-        self.chunks: list[bytes] = []
-        self.lines = 0
-        self.full = False
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, b: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
-        if time.monotonic() > self.deadline:
-            raise QueryTimeout(self.timeout)
-        chunk = bytes(b)
-        self.chunks.append(chunk)
-        self.lines += chunk.count(b"\n")
-        if self.lines > self.limit:
-            self.full = True
-            raise _Full
-        return len(chunk)
-
-    def io(self) -> IO[bytes]:
-        """This writer, typed as the binary file pyoxigraph's serializers take."""
-        return cast(IO[bytes], self)
-
-    def value(self) -> bytes:
-        data = b"".join(self.chunks)
-        if not self.full:
-            return data
-        end = -1
-        for _ in range(self.limit):
-            end = data.find(b"\n", end + 1)
-        return data[: end + 1]
-
-
 def _without_frames(exc: BaseException) -> BaseException:
     """Drop the tracebacks of *exc* and its chain, here in the worker thread.
 
@@ -322,8 +332,12 @@ def _deliver(loop: asyncio.AbstractEventLoop, fut: asyncio.Future[T], *, result:
         pass
 
 
+def _outcome(answer: Answer) -> Outcome:
+    return Outcome(answer.kind, answer.data, boolean=answer.boolean, truncated=answer.truncated)
+
+
 class QueryRunner:
-    """Runs queries of one app on its store, each in a worker thread with a deadline.
+    """Runs the queries of one app on its store, each with a deadline.
 
     Parameters
     ----------
@@ -333,19 +347,29 @@ class QueryRunner:
     max_rows : int
         Rows (or triples) kept; more are dropped and :attr:`Outcome.truncated` is set.
     max_threads : int
-        Queries running at once; a further one is answered 503 at once.
+        Queries running at once in threads (the server's own queries, remote stores); a further
+        one is answered 503 at once.
+    workers : int
+        Worker processes for user queries on an embedded store (0: run them in threads, where a
+        query that computes before its first row cannot be stopped).
+    worker_memory : int, optional
+        Address-space limit of each worker process in bytes.
+    max_waiting : int
+        User queries that may wait for a free worker; more get 503 at once.
 
     Notes
     -----
-    An in-process pyoxigraph query cannot be interrupted: when the deadline passes the request is
-    answered 503 and the worker thread is abandoned. A query still writing rows stops at its next
-    write (:class:`_Capture`), but one that computes for long before its first row (a large ORDER BY
-    or aggregate) runs on to its end and holds one of the *max_threads* slots meanwhile. Running
-    queries in a separate worker process that can be killed is future work. Worker threads are
-    daemons, so an abandoned query never keeps the server from exiting.
+    With ``workers`` > 0 a user query (:meth:`query` with ``truncate=True``) runs in a worker
+    process that is killed at the deadline (:mod:`server.pool`): the 503 is answered as soon as the
+    deadline passes and the CPU is free from then on. In threads (``workers=0``, the server's own
+    queries and remote stores) a query still writing rows stops at its next write, but one that
+    computes for long before its first row runs on to its end and holds one of the *max_threads*
+    slots meanwhile. Worker threads are daemons, so an abandoned query never keeps the server from
+    exiting.
     """
 
-    def __init__(self, store: Store, *, timeout: float, max_rows: int, max_threads: int = 4) -> None:
+    def __init__(self, store: Store, *, timeout: float, max_rows: int, max_threads: int = 4, workers: int = 0,
+                 worker_memory: int | None = None, max_waiting: int = 64) -> None:
         if not isinstance(store, EmbeddedStore | RemoteStore):
             raise TypeError(f"the server runs on an EmbeddedStore or a RemoteStore, not {type(store).__name__}")
         self.store = store
@@ -354,9 +378,41 @@ class QueryRunner:
         self.max_threads = max_threads
         self._slots = threading.BoundedSemaphore(max_threads)
         self._client = httpx.Client() if isinstance(store, RemoteStore) else None
+        self.pool: WorkerPool | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._admitted = 0
+        self._admit_lock = threading.Lock()
+        self._capacity = 0
+        if workers > 0 and isinstance(store, EmbeddedStore):
+            self.pool = WorkerPool(size=workers, memory=worker_memory, max_waiting=max_waiting)
+            self._capacity = workers + max_waiting
+            self._executor = ThreadPoolExecutor(max_workers=self._capacity, thread_name_prefix="kg-query")
+
+    def start(self) -> None:
+        """Start the worker processes (if any) on the current graph; returns before they are ready."""
+        if self.pool is not None and isinstance(self.store, EmbeddedStore):
+            self.pool.start(self.store.raw)
+
+    def swap(self, store: EmbeddedStore) -> None:
+        """Serve *store* from now on: new workers are started on it and switched to in one step.
+
+        Blocking; call it from a thread.
+
+        Raises
+        ------
+        server.pool.PoolError
+            The new workers did not start; the old graph keeps serving.
+        """
+        if self.pool is not None:
+            self.pool.swap(store.raw)
+        self.store = store
 
     def close(self) -> None:
-        """Release the HTTP client of a remote store."""
+        """Stop the worker processes and release the HTTP client of a remote store."""
+        if self.pool is not None:
+            self.pool.close()
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
         if self._client is not None:
             self._client.close()
 
@@ -398,9 +454,67 @@ class QueryRunner:
 
     async def query(self, sparql: str, *, default_graphs: Sequence[str] = (), named_graphs: Sequence[str] = (),
                     truncate: bool = True) -> Outcome:
-        """Run *sparql* with the deadline; see :meth:`execute`."""
+        """Run *sparql* with the deadline: a user query in a worker process, the server's own in a thread.
+
+        With ``truncate=False`` every row is kept: for the server's own queries whose size the
+        data bounds (the description of one resource), never for user queries.
+
+        Raises
+        ------
+        ApiError
+            400 malformed query; 503 timeout (:class:`QueryTimeout`), all workers busy, or a
+            worker that died (out of memory); 502 a remote store failed.
+        """
+        if truncate and self.pool is not None:
+            return await self._in_worker(sparql, list(default_graphs), list(named_graphs))
         return await self.run(lambda deadline: self.execute(sparql, deadline, default_graphs=default_graphs,
                                                             named_graphs=named_graphs, truncate=truncate))
+
+    async def _in_worker(self, sparql: str, default_graphs: list[str], named_graphs: list[str]) -> Outcome:
+        assert self.pool is not None and self._executor is not None
+        with self._admit_lock:
+            if self._admitted >= self._capacity:
+                raise ApiError(503, f"{self._admitted} queries are running or waiting; try again shortly",
+                               headers={"Retry-After": "2"})
+            self._admitted += 1
+        try:
+            deadline = time.monotonic() + self.timeout
+            request = {"sparql": sparql, "default_graphs": default_graphs, "named_graphs": named_graphs,
+                       "rows": self.max_rows}
+            pool = self.pool
+
+            def call() -> tuple[dict[str, object], bytes]:
+                self.start()  # a no-op once started (the app starts the pool at startup)
+                return pool.run(request, deadline)
+
+            loop = asyncio.get_running_loop()
+            try:
+                header, data = await loop.run_in_executor(self._executor, call)
+            except WorkerTimeout:
+                raise QueryTimeout(self.timeout) from None
+            except (NoWorker, PoolBusy) as exc:
+                raise ApiError(503, f"the server is busy: {exc}; try again shortly",
+                               headers={"Retry-After": "2"}) from None
+            except WorkerCrashed as exc:
+                raise ApiError(503, f"the query's worker process {exc}; ask for less "
+                                    "(add a LIMIT, avoid building huge strings)", headers={"Retry-After": "1"}) from None
+            except PoolError as exc:
+                raise ApiError(503, f"no query worker is available: {exc}", headers={"Retry-After": "5"}) from None
+        finally:
+            with self._admit_lock:
+                self._admitted -= 1
+        error = header.get("error")
+        if error == "syntax":
+            raise ApiError(400, f"SPARQL syntax error: {header.get('detail', '')}")
+        if error == "evaluation":
+            raise ApiError(400, f"the query could not be evaluated: {header.get('detail', '')}")
+        if error == "deadline":
+            raise QueryTimeout(self.timeout)
+        if error == "memory":
+            raise ApiError(503, "the query ran out of memory in its worker process; ask for less",
+                           headers={"Retry-After": "1"})
+        return Outcome(str(header["kind"]), data, boolean=bool(header.get("boolean")),
+                       truncated=bool(header.get("truncated")))
 
     def execute(self, sparql: str, deadline: float, *, default_graphs: Sequence[str] = (),
                 named_graphs: Sequence[str] = (), truncate: bool = True) -> Outcome:
@@ -417,41 +531,22 @@ class QueryRunner:
             The deadline passed while rows were being written.
         """
         rows = self.max_rows if truncate else sys.maxsize - 1
-        if isinstance(self.store, EmbeddedStore):
-            return self._embedded(sparql, deadline, default_graphs, named_graphs, rows)
-        return self._remote(sparql, deadline, default_graphs, named_graphs, rows)
-
-    def _embedded(self, sparql: str, deadline: float, default_graphs: Sequence[str],
-                  named_graphs: Sequence[str], rows: int) -> Outcome:
-        assert isinstance(self.store, EmbeddedStore)
-        options: dict[str, object] = {}
-        if default_graphs:
-            options["default_graph"] = [ox.NamedNode(g) for g in default_graphs]
-        if named_graphs:
-            options["named_graphs"] = [ox.NamedNode(g) for g in named_graphs]
-        try:
-            answer = self.store.raw.query(sparql, **options)  # type: ignore[arg-type]
-        except SyntaxError as exc:
-            raise ApiError(400, f"SPARQL syntax error: {exc}") from None
-        if isinstance(answer, ox.QueryBoolean):
-            return Outcome("boolean", boolean=bool(answer))
-        if isinstance(answer, ox.QuerySolutions):
-            capture = _Capture(rows + 1, deadline, self.timeout)  # + the header line
+        store = self.store  # one graph for the whole query, even if a reload swaps it meanwhile
+        if isinstance(store, EmbeddedStore):
             try:
-                answer.serialize(capture.io(), format=ox.QueryResultsFormat.TSV)
-            except _Full:
-                pass
-            return Outcome("solutions", capture.value(), truncated=capture.full)
-        capture = _Capture(rows, deadline, self.timeout)
-        try:
-            answer.serialize(capture.io(), format=ox.RdfFormat.N_TRIPLES)
-        except _Full:
-            pass
-        return Outcome("graph", capture.value(), truncated=capture.full)
+                return _outcome(execute(store.raw, sparql, deadline, rows=rows, default_graphs=default_graphs,
+                                        named_graphs=named_graphs))
+            except QuerySyntaxError as exc:
+                raise ApiError(400, f"SPARQL syntax error: {exc}") from None
+            except EvaluationError as exc:
+                raise ApiError(400, f"the query could not be evaluated: {exc}") from None
+            except Deadline:
+                raise QueryTimeout(self.timeout) from None
+        return self._remote(store, sparql, deadline, default_graphs, named_graphs, rows)
 
-    def _remote(self, sparql: str, deadline: float, default_graphs: Sequence[str],
+    def _remote(self, store: RemoteStore, sparql: str, deadline: float, default_graphs: Sequence[str],
                 named_graphs: Sequence[str], rows: int) -> Outcome:
-        assert isinstance(self.store, RemoteStore) and self._client is not None
+        assert self._client is not None
         form = classify(sparql)
         graph = form in ("CONSTRUCT", "DESCRIBE")
         accept = ("application/n-triples, text/turtle;q=0.9, application/rdf+xml;q=0.5" if graph else
@@ -459,7 +554,7 @@ class QueryRunner:
                   "application/sparql-results+xml;q=0.8")
         form_data = {"query": sparql, "default-graph-uri": list(default_graphs),
                      "named-graph-uri": list(named_graphs)}
-        url = self.store.url
+        url = store.url
         try:
             with self._client.stream("POST", url, data=form_data, headers={"Accept": accept},
                                      timeout=max(deadline - time.monotonic(), 0.001)) as resp:
@@ -473,20 +568,21 @@ class QueryRunner:
                 media = resp.headers.get("content-type", "").split(";")[0].strip().lower()
                 if media in ("text/tab-separated-values", "application/n-triples"):
                     lines = rows + (1 if media.startswith("text/") else 0)
-                    capture = _Capture(lines, deadline, self.timeout)
-                    try:
-                        for chunk in resp.iter_bytes():
-                            capture.write(chunk)
-                    except _Full:
-                        pass
+                    capture = Capture(lines, deadline)
+                    capture.write_all(resp.iter_bytes())
                     kind = "solutions" if media.startswith("text/") else "graph"
                     return Outcome(kind, capture.value(), truncated=capture.full)
                 body = resp.read()
+        except Deadline:
+            raise QueryTimeout(self.timeout) from None
         except httpx.TimeoutException:
             raise QueryTimeout(self.timeout) from None
         except httpx.HTTPError as exc:
             raise ApiError(502, f"cannot reach the SPARQL store at {url}: {exc}") from None
-        return self._reencode(body, media, deadline, url, rows)
+        try:
+            return self._reencode(body, media, deadline, url, rows)
+        except Deadline:
+            raise QueryTimeout(self.timeout) from None
 
     def _reencode(self, body: bytes, media: str, deadline: float, url: str, rows: int) -> Outcome:
         """Bring a remote answer in another format to TSV / N-Triples through the same capture."""
@@ -495,18 +591,13 @@ class QueryRunner:
             parsed = ox.parse_query_results(body, results)
             if isinstance(parsed, ox.QueryBoolean):
                 return Outcome("boolean", boolean=bool(parsed))
-            capture = _Capture(rows + 1, deadline, self.timeout)
-            try:
-                parsed.serialize(capture.io(), format=ox.QueryResultsFormat.TSV)
-            except _Full:
-                pass
+            capture = Capture(rows + 1, deadline)
+            capture.serialize(parsed, ox.QueryResultsFormat.TSV)
             return Outcome("solutions", capture.value(), truncated=capture.full)
         rdf = ox.RdfFormat.from_media_type(media)
         if rdf is None:
             raise ApiError(502, f"the SPARQL store at {url} answered in an unknown type {media!r}")
-        capture = _Capture(rows, deadline, self.timeout)
-        try:
-            ox.serialize((q.triple for q in ox.parse(body, format=rdf)), capture.io(), format=ox.RdfFormat.N_TRIPLES)
-        except _Full:
-            pass
+        capture = Capture(rows, deadline)
+        capture.collect(lambda out: ox.serialize((q.triple for q in ox.parse(body, format=rdf)), out,
+                                                 format=ox.RdfFormat.N_TRIPLES))
         return Outcome("graph", capture.value(), truncated=capture.full)

@@ -5,10 +5,12 @@ HTTP reason phrase, ``detail`` says what went wrong and how to fix it. Handlers 
 :class:`ApiError`, Starlette's HTTP errors, request-validation errors and :mod:`kg` errors into
 that shape; nothing else writes error bodies.
 
-Statuses follow the house style: 400 malformed query or parameter, 403 refused (updates, SERVICE),
-404 unknown resource, 406 unsatisfiable ``Accept`` (the detail names the supported types), 413 body
-too large, 415 wrong ``Content-Type``, 502 a remote store failed, 503 query timed out or server
-busy, 500 only for bugs.
+Statuses follow the house style: 400 malformed query or parameter, 401 no bearer token where one
+is needed, 403 refused (updates on a read-only server, a wrong token, SERVICE, LOAD), 404 unknown
+resource, 406 unsatisfiable ``Accept`` (the detail names the supported types), 409 a reload of a
+graph not loaded from files, 413 body too large, 415 wrong ``Content-Type``, 422 a reload rejected
+(Turtle syntax error or SHACL violation, with ``file:line``), 502 a remote store failed, 503 query
+timed out or server busy, 500 only for bugs.
 """
 
 from __future__ import annotations
@@ -70,7 +72,7 @@ class QueryTimeout(ApiError):
     def __init__(self, seconds: float) -> None:
         super().__init__(
             503,
-            f"the query did not finish within {seconds:g} s and was abandoned; add a LIMIT, narrow the "
+            f"the query did not finish within {seconds:g} s and was stopped; add a LIMIT, narrow the "
             "graph patterns or ask for fewer results",
             headers={"Retry-After": "1"},
         )

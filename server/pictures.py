@@ -1,10 +1,18 @@
 """Diagram routes: a program's scheme as SVG, and the Sankey of money (HTML or SVG).
 
-Pictures come from :mod:`kg.diagrams`, so they are always in step with the graph. The store does
-not change while an app runs, so each picture is rendered once per app and then served from memory.
+Pictures come from :mod:`kg.diagrams`, so they are always in step with the graph. Each picture is
+rendered once per graph generation (a reload or an update starts a new one) and then served from
+memory, in a cache bounded by :data:`CACHE_BYTES` (the interactive Sankey page is ~5 MB: a crawler
+walking every fiscal year must not fill the memory).
+
+The Sankey page embeds plotly.js inline (no CDN); its Content-Security-Policy allows exactly its
+inline scripts by hash (:func:`server.security.script_csp`).
 """
 
 from __future__ import annotations
+
+import threading
+from collections import OrderedDict
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
@@ -13,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from kg import diagrams
 from kg.errors import UnknownName
 from server.errors import ApiError
+from server.security import script_csp
 from server.state import get_state
 
 __all__ = ["router"]
@@ -22,11 +31,49 @@ router = APIRouter(tags=["Diagrams"])
 CATEGORIES = {"initial": "InitialBudget", "supplementary": "SupplementaryBudget", "total": "MultiYearTotal"}
 
 
+CACHE_BYTES = 64 * 1024 * 1024
+"""Bytes of rendered pictures kept per app; the least recently used go first."""
+
+
+class _Cache:
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.items: OrderedDict[tuple[object, ...], object] = OrderedDict()
+        self.size = 0
+        self.lock = threading.Lock()
+
+    @staticmethod
+    def _bytes(value: object) -> int:
+        if isinstance(value, tuple):
+            return sum(len(v) for v in value if isinstance(v, str | bytes))
+        return len(value) if isinstance(value, str | bytes) else 0
+
+    def get(self, key: tuple[object, ...]) -> object | None:
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+                return self.items[key]
+            return None
+
+    def put(self, key: tuple[object, ...], value: object) -> None:
+        with self.lock:
+            if key in self.items:
+                return
+            self.items[key] = value
+            self.size += self._bytes(value)
+            while self.size > self.limit and len(self.items) > 1:
+                _, old = self.items.popitem(last=False)
+                self.size -= self._bytes(old)
+
+
 def _cached(request: Request, key: tuple[object, ...], render):  # type: ignore[no-untyped-def]
-    cache: dict[tuple[object, ...], object] = request.app.state.__dict__.setdefault("pictures", {})
-    if key not in cache:
-        cache[key] = render()
-    return cache[key]
+    cache: _Cache = request.app.state.__dict__.setdefault("pictures", _Cache(CACHE_BYTES))
+    key = (get_state(request).generation, *key)
+    value = cache.get(key)
+    if value is None:
+        value = render()
+        cache.put(key, value)
+    return value
 
 
 @router.get("/programs/{slug}/diagram.svg", name="program_diagram",
@@ -57,9 +104,12 @@ async def sankey(request: Request, fy: int = Query(2025, ge=1900, le=2100),
     """Interactive Sankey of money by fiscal year and budget category (plotly.js inline, no CDN)."""
     store = get_state(request).store
     cat = _category(category)
-    html = await run_in_threadpool(_cached, request, ("sankey.html", fy, category),
-                                   lambda: diagrams.sankey_html(store, fiscal_year=fy, category=cat))
-    return HTMLResponse(html)
+    def render() -> tuple[str, str]:
+        page = diagrams.sankey_html(store, fiscal_year=fy, category=cat)
+        return page, script_csp(page)
+
+    html, policy = await run_in_threadpool(_cached, request, ("sankey.html", fy, category), render)
+    return HTMLResponse(html, headers={"Content-Security-Policy": policy})
 
 
 @router.get("/sankey.svg", name="sankey_svg", responses={200: {"content": {"image/svg+xml": {}}}})

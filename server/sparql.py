@@ -4,9 +4,13 @@
 (``application/x-www-form-urlencoded`` with ``query=``) and ``POST application/sparql-query``, each
 with optional ``default-graph-uri`` / ``named-graph-uri``. The answer is negotiated from
 :data:`~server.negotiation.RESULT_TYPES` (SELECT, ASK) or :data:`~server.negotiation.GRAPH_TYPES`
-(CONSTRUCT, DESCRIBE). The endpoint is read-only: updates are refused with 403, and so are
-``SERVICE`` clauses, because the server makes no outbound requests. Results past ``max_rows`` are
-dropped and the response carries ``X-Result-Truncated: true``.
+(CONSTRUCT, DESCRIBE). The endpoint is read-only by default: updates are refused with 403, and so
+are ``SERVICE`` clauses and ``LOAD``, because the server makes no outbound requests. Results past
+``max_rows`` are dropped and the response carries ``X-Result-Truncated: true``.
+
+A server started with ``--allow-update`` and a token also takes the update operation (``POST``
+``application/sparql-update``, or form-encoded ``update=``) from clients that send
+``Authorization: Bearer <token>`` (401 without, 403 with a wrong one); see :mod:`server.admin`.
 
 ``GET /sparql`` without a query answers the SPARQL Service Description; ``/void`` a VoID
 description of the dataset (triples, classes, entities per class).
@@ -22,11 +26,13 @@ from urllib.parse import parse_qs
 
 import pyoxigraph as ox
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from kg.load import ID, PREFIXES
 from kg.store import Store, Table
-from server.engine import classify, compact_name, serialize_graph, uses_service
+from server import admin
+from server.engine import classify, compact_name, serialize_graph, uses_load, uses_service
 from server.errors import ApiError
 from server.negotiation import GRAPH_TYPES, RESULT_TYPES, content_type, negotiate
 from server.state import get_state
@@ -52,7 +58,8 @@ _RESPONSES: dict[int | str, dict[str, object]] = {
         "content": {t: {} for t in [*RESULT_TYPES, *GRAPH_TYPES]},
     },
     400: {"description": "Malformed query, with the parser's message"},
-    403: {"description": "Updates and SERVICE clauses are refused"},
+    401: {"description": "An update without a bearer token (servers started with --allow-update)"},
+    403: {"description": "Updates on a read-only server or with a wrong token; SERVICE and LOAD are always refused"},
     406: {"description": "No supported type is acceptable"},
     413: {"description": "Body over the server's limit"},
     415: {"description": "POST with another Content-Type than form-encoded or application/sparql-query"},
@@ -63,8 +70,39 @@ _READ_ONLY = ("this endpoint is read-only: SPARQL updates (INSERT, DELETE, LOAD,
               "MOVE, ADD) are not accepted; load data with `kg load` into a store of your own")
 
 
+_SERVICE_REFUSED = ("SERVICE (federated query) is refused: this server makes no outbound requests; "
+                    "run the federated query from a SPARQL engine of your own against this endpoint")
+_LOAD_REFUSED = ("LOAD is refused: this server makes no outbound requests; add the data to the Turtle files "
+                 "and reload, or INSERT DATA")
+
+
 def _refuse_update() -> ApiError:
     return ApiError(403, _READ_ONLY)
+
+
+def _may_update(request: Request) -> None:
+    """403 on a read-only server; else the bearer token must be the server's (401/403)."""
+    state = get_state(request)
+    if not state.allow_update:
+        raise _refuse_update()
+    admin.check_token(request, state, what="SPARQL update")
+
+
+async def answer_update(request: Request, text: str, *, using: Sequence[str] = ()) -> Response:
+    """Run one authorised update (the caller ran :func:`_may_update`); JSON with the new size."""
+    state = get_state(request)
+    if using:
+        raise ApiError(400, f"{', '.join(using)} are not supported; name the graphs in the update with USING/WITH")
+    if not text.strip():
+        raise ApiError(400, "the update is empty; send INSERT DATA, DELETE DATA, DELETE/INSERT … WHERE, CLEAR …")
+    if uses_load(text):
+        raise ApiError(403, _LOAD_REFUSED)
+    if uses_service(text):
+        raise ApiError(403, _SERVICE_REFUSED)
+    if classify(text) not in ("UPDATE", None):
+        raise ApiError(400, "this is a query, not an update; send it as query=… (or application/sparql-query)")
+    outcome = await run_in_threadpool(admin.apply_update, state, text)
+    return JSONResponse(outcome)
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -111,9 +149,14 @@ def _decode(body: bytes, charset: str) -> str:
     except LookupError:
         raise ApiError(415, f"unsupported charset {charset!r}; send UTF-8") from None
     try:
-        return body.decode(charset)
+        text = body.decode(charset)
+        text.encode("utf-8")  # some codecs (UTF-7) decode to lone surrogates, which no query may hold
     except UnicodeDecodeError as exc:
         raise ApiError(400, f"the request body is not valid {charset}: {exc.reason} at byte {exc.start}") from None
+    except UnicodeEncodeError as exc:
+        raise ApiError(400, f"the request body decodes to a lone surrogate at character {exc.start}; "
+                            "send UTF-8") from None
+    return text
 
 
 def _check_graphs(name: str, iris: Sequence[str]) -> list[str]:
@@ -135,24 +178,24 @@ async def answer_query(request: Request, sparql: str, *, default_graphs: Sequenc
         raise ApiError(400, "the query is empty; send a SELECT, ASK, CONSTRUCT or DESCRIBE query")
     form = classify(sparql)
     if form == "UPDATE":
+        if state.allow_update:
+            raise ApiError(400, "this is an update, sent as a query; POST it as update=… or "
+                                "application/sparql-update, with the bearer token")
         raise _refuse_update()
     if uses_service(sparql):
-        raise ApiError(403, "SERVICE (federated query) is refused: this server makes no outbound requests; "
-                            "run the federated query from a SPARQL engine of your own against this endpoint")
+        raise ApiError(403, _SERVICE_REFUSED)
     dg = _check_graphs("default-graph-uri", default_graphs)
     ng = _check_graphs("named-graph-uri", named_graphs)
     accept = request.headers.get("accept")
     # Negotiate before running, by the form the text shows, so a 406 costs no query time.
     negotiate(accept, list(GRAPH_TYPES if form in ("CONSTRUCT", "DESCRIBE") else RESULT_TYPES))
 
-    def work(deadline: float) -> tuple[str, bytes, bool]:
-        outcome = state.runner.execute(sparql, deadline, default_graphs=dg, named_graphs=ng)
-        media = negotiate(accept, outcome.offered)
-        return media, outcome.serialize(media), outcome.truncated
-
-    media, body, truncated = await state.runner.run(work)
+    outcome = await state.runner.query(sparql, default_graphs=dg, named_graphs=ng)
+    media = negotiate(accept, outcome.offered)
+    # pyoxigraph terms are made and dropped in one worker thread, off the event loop
+    body = await run_in_threadpool(outcome.serialize, media)
     headers = {"Vary": "Accept"}
-    if truncated:
+    if outcome.truncated:
         headers["X-Result-Truncated"] = "true"
     return Response(content=body, media_type=content_type(media), headers=headers)
 
@@ -174,6 +217,9 @@ async def sparql_get(
     """Run ``query``; without it, answer the SPARQL Service Description (Turtle by default)."""
     params = request.query_params
     if "update" in params:
+        if get_state(request).allow_update:
+            raise ApiError(405, "send updates with POST (application/sparql-update, or form-encoded update=…)",
+                           headers={"Allow": "POST"})
         raise _refuse_update()
     queries = params.getlist("query")
     if len(queries) > 1:
@@ -208,11 +254,15 @@ async def sparql_get(
     },
 )
 async def sparql_post(request: Request) -> Response:
-    """Run a query sent in the body; updates are refused (403)."""
+    """Run a query sent in the body; updates are refused (403) unless enabled, and need the token."""
     state = get_state(request)
     media, charset = _media_and_charset(request.headers.get("content-type"))
     if media == UPDATE_TYPE:
-        raise _refuse_update()
+        _may_update(request)
+        text = _decode(await read_body(request, state.max_body), charset)
+        params = request.query_params
+        return await answer_update(request, text, using=[k for k in ("using-graph-uri", "using-named-graph-uri")
+                                                         if k in params])
     if media not in (FORM, QUERY_TYPE):
         shown = media or "none"
         raise ApiError(415, f"Content-Type {shown!r} is not accepted; POST a query as {FORM} (query=…) "
@@ -225,7 +275,12 @@ async def sparql_post(request: Request) -> Response:
                                   named_graphs=params.getlist("named-graph-uri"))
     form = parse_qs(text, keep_blank_values=True)
     if "update" in form:
-        raise _refuse_update()
+        _may_update(request)
+        updates = form["update"]
+        if len(updates) != 1 or "query" in form:
+            raise ApiError(400, "send exactly one update=… field and no query=… field")
+        return await answer_update(request, updates[0], using=[k for k in ("using-graph-uri", "using-named-graph-uri")
+                                                               if k in form])
     queries = form.get("query", [])
     if len(queries) != 1:
         raise ApiError(400, f"the form has {len(queries)} query fields; send exactly one (query=…)")

@@ -1,12 +1,15 @@
-"""What one app holds: its store, query runner, limits, templates and the parsed ontology.
+"""What one app holds: its store, query runner, limits, templates, the parsed ontology, and who may change it.
 
 There is no module-level graph: :func:`server.app.create_app` builds one :class:`ServerState`
-and hangs it on ``app.state.kg``; routes reach it with :func:`get_state`.
+and hangs it on ``app.state.kg``; routes reach it with :func:`get_state`. A reload or an update
+replaces ``store`` (and the runner's workers) in one step and bumps ``generation``; a route reads
+``state.store`` once per request, so it works on one graph from start to end.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -47,6 +50,19 @@ class ServerState:
     templates: Jinja2Templates
     ontology: Ontology
     max_body: int
+    admin_token: str | None = None
+    """Bearer token of ``POST /admin/reload`` and (with ``allow_update``) SPARQL updates."""
+    allow_update: bool = False
+    persistent: bool = False
+    """The store is on disk (``kg serve --location``): updates are flushed, reloads are refused."""
+    reload_from: list[Path] | None = None
+    """Data files and folders a reload reads (the ontology is always added); ``None``: not reloadable."""
+    generation: int = 1
+    loaded: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """The files the current graph was read from: path → (mtime_ns, size)."""
+    last_reload: dict[str, object] | None = None
+    write_lock: threading.Lock = field(default_factory=threading.Lock)
+    """Held while an update or a reload builds and swaps in a new graph: one at a time."""
 
 
 def get_state(request: Request) -> ServerState:

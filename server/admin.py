@@ -1,0 +1,302 @@
+"""Changing the graph of a running server: SPARQL updates (opt-in), reloads, and the bearer token both need.
+
+Both are off unless the server is given a token (``kg serve --token-file FILE`` or
+``KG_UPDATE_TOKEN``); updates also need ``--allow-update``. A request without
+``Authorization: Bearer …`` gets 401, a wrong token 403, and nothing changes.
+
+**Updates** (:func:`apply_update`) run on the server's store in one pyoxigraph transaction: an
+update that fails part-way changes nothing. ``LOAD`` and ``SERVICE`` are refused before anything
+runs (they would make the server fetch URLs). On a store kept on disk (``--location``) the update
+is flushed before it is acknowledged, so it survives a ``kill -9``.
+
+**Reloads** (:func:`reload_graph`, ``POST /admin/reload``, or ``kg serve --watch`` polling the
+files' modification times) copy the data files to a private snapshot, check the snapshot in a
+child process (Turtle syntax, then the SHACL shapes: :mod:`server.checkdata`), load it into a new
+store and start new query workers on it; only when all that succeeded is the new graph swapped in,
+in one step. A rejected reload (422) says ``file:line`` and what is wrong; the old graph keeps
+serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from kg.errors import KGError, TurtleSyntaxError
+from kg.load import expand, ontology_sources, shapes_sources
+from kg.store import EmbeddedStore
+from server.errors import ApiError
+from server.pool import PoolError
+from server.state import Ontology, ServerState, get_state
+
+__all__ = ["apply_update", "check_token", "fingerprint", "reload_graph", "router", "watch"]
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/admin", tags=["Administration"])
+
+MIN_TOKEN = 16
+CHECKER = Path(__file__).with_name("checkdata.py")
+"""Run as a script (``-P``: without importing the server package), it starts in a third of a second."""
+CHECK_TIMEOUT = 900.0
+_REALM = 'Bearer realm="jp-funding-kg"'
+
+
+def check_token(request: Request, state: ServerState, *, what: str) -> None:
+    """Let the request through only with ``Authorization: Bearer <the server's token>``.
+
+    Raises
+    ------
+    ApiError
+        403 when the server has no token (the feature is off) or the token is wrong; 401 when
+        the request has no bearer token.
+    """
+    if state.admin_token is None:
+        raise ApiError(403, f"{what} is disabled on this server: start it with --token-file FILE "
+                            "(or KG_UPDATE_TOKEN) to enable it")
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, f"{what} needs a bearer token: send 'Authorization: Bearer <token>'",
+                       headers={"WWW-Authenticate": _REALM})
+    if not hmac.compare_digest(token.strip().encode(), state.admin_token.encode()):
+        raise ApiError(403, "the bearer token is not this server's; nothing was changed",
+                       headers={"WWW-Authenticate": f'{_REALM}, error="invalid_token"'})
+
+
+# ---------------------------------------------------------------- updates
+
+def apply_update(state: ServerState, text: str) -> dict[str, Any]:
+    """Run the SPARQL update *text* on the server's store, atomically; then serve the new graph.
+
+    Blocking: call it from a thread. The caller has checked the token and refused LOAD/SERVICE.
+
+    Raises
+    ------
+    ApiError
+        400 the update does not parse or fails (nothing changed); 503 the new query workers did
+        not start (the update is applied, queries answer from the old graph until they do).
+    """
+    store = state.store
+    if not isinstance(store, EmbeddedStore):
+        raise ApiError(403, "updates need the embedded store; this server forwards to a remote SPARQL store")
+    with state.write_lock:
+        try:
+            store.raw.update(text)
+        except SyntaxError as exc:
+            raise ApiError(400, f"SPARQL syntax error in the update: {exc}; nothing was changed") from None
+        except (OSError, RuntimeError, ValueError) as exc:
+            raise ApiError(400, f"the update failed and changed nothing: {exc}") from None
+        if state.persistent:
+            store.raw.flush()
+        try:
+            state.runner.swap(store)
+        except PoolError as exc:
+            raise ApiError(503, f"the update was applied, but the query workers could not restart on the new "
+                                f"graph ({exc}); /sparql answers from the old graph until a reload") from None
+        state.generation += 1
+        return {"updated": True, "triples": store.count(), "generation": state.generation}
+
+
+# ---------------------------------------------------------------- reloads
+
+def _watched(state: ServerState) -> list[Path]:
+    assert state.reload_from is not None
+    return [*ontology_sources(), *shapes_sources(), *expand(state.reload_from)]
+
+
+def fingerprint(state: ServerState) -> dict[str, tuple[int, int]]:
+    """Path → (mtime_ns, size) of every file a reload reads; a missing path shows as ``(-1, -1)``."""
+    if state.reload_from is None:
+        return {}
+    try:
+        files = _watched(state)
+    except KGError as exc:  # a data path vanished: that is a change too
+        return {f"missing: {exc}": (-1, -1)}
+    out: dict[str, tuple[int, int]] = {}
+    for f in files:
+        try:
+            st = f.stat()
+            out[str(f)] = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            out[str(f)] = (-1, -1)
+    return out
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+class ReloadRejected(ApiError):
+    """422: the new data has errors; the old graph keeps serving."""
+
+    def __init__(self, errors: list[str]) -> None:
+        self.errors = errors
+        shown = errors[:20] + ([f"… and {len(errors) - 20} more"] if len(errors) > 20 else [])
+        super().__init__(422, "reload rejected, the old graph keeps serving:\n" + "\n".join(shown))
+
+
+def _check(snapshot: list[tuple[Path, str]], timeout: float) -> list[str]:
+    args = [f"{p}={name}" for p, name in snapshot]
+    try:
+        proc = subprocess.run([sys.executable, "-P", str(CHECKER), *args], capture_output=True,
+                              timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return [f"checking the data took longer than {timeout:g} s"]
+    try:
+        report = json.loads(proc.stdout)
+    except ValueError:
+        tail = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+        raise ApiError(500, f"the data checker failed (status {proc.returncode}): {tail[0]}") from None
+    return list(report["errors"])
+
+
+def reload_graph(state: ServerState, *, trigger: str = "request", force: bool = True,
+                 check_timeout: float = CHECK_TIMEOUT) -> dict[str, Any]:
+    """Read the data files again and, if they are valid, serve them from now on.
+
+    Blocking: call it from a thread. Without *force* nothing is done when no file changed since
+    the current graph was read (``{"reloaded": False, "unchanged": True}``).
+
+    Raises
+    ------
+    ReloadRejected
+        422 with ``file:line`` messages: a Turtle syntax error or a SHACL violation.
+    ApiError
+        409 the graph is not loaded from files; 503 the new workers did not start.
+    """
+    if state.reload_from is None:
+        raise ApiError(409, "this server's graph is not loaded from files (a store on disk or a remote "
+                            "store), so there is nothing to reload")
+    started = time.monotonic()
+    with state.write_lock:
+        seen = fingerprint(state)
+        if not force and seen == state.loaded:
+            return {"reloaded": False, "unchanged": True, "trigger": trigger, "generation": state.generation}
+        tmp = Path(tempfile.mkdtemp(prefix="kg-reload-"))
+        try:
+            try:
+                files = expand(state.reload_from)
+            except KGError as exc:
+                raise ReloadRejected([str(exc)]) from None
+            snapshot: list[tuple[Path, str]] = []
+            for i, f in enumerate(files):
+                copy = tmp / f"{i:04d}-{f.name}"
+                try:
+                    shutil.copyfile(f, copy)
+                except OSError as exc:
+                    raise ReloadRejected([f"{_shown(f)}: cannot read: {exc.strerror}"]) from None
+                snapshot.append((copy, _shown(f)))
+            errors = _check(snapshot, check_timeout)
+            if errors:
+                raise ReloadRejected(errors)
+            names = {str(p): name for p, name in snapshot}
+            try:
+                store = EmbeddedStore.from_paths([p for p, _ in snapshot])
+                ontology = Ontology.load()
+            except TurtleSyntaxError as exc:
+                where = ":".join(str(x) for x in (names.get(str(exc.path), str(exc.path)), exc.line, exc.column)
+                                 if x is not None)
+                raise ReloadRejected([f"{where}: Turtle syntax error: {exc.detail}"]) from None
+            try:
+                state.runner.swap(store)
+            except PoolError as exc:
+                raise ApiError(503, f"the new graph is valid but its query workers did not start ({exc}); "
+                                    "the old graph keeps serving") from None
+            state.store = store
+            state.ontology = ontology
+            state.generation += 1
+            state.loaded = seen
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return {"reloaded": True, "trigger": trigger, "generation": state.generation, "triples": store.count(),
+            "files": len(snapshot), "seconds": round(time.monotonic() - started, 3)}
+
+
+def _record(state: ServerState, outcome: dict[str, Any]) -> None:
+    state.last_reload = {"at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **outcome}
+
+
+async def watch(state: ServerState, interval: float) -> None:
+    """Poll the files' modification times every *interval* seconds; reload when they change.
+
+    A rejected reload is logged (``file:line``) and retried only when the files change again.
+    """
+    last = await run_in_threadpool(fingerprint, state)
+    if not state.loaded:
+        state.loaded = last
+    while True:
+        await asyncio.sleep(interval)
+        now = await run_in_threadpool(fingerprint, state)
+        if now == last:
+            continue
+        last = now
+        if now == state.loaded:  # already served (a POST /admin/reload was quicker)
+            continue
+        try:
+            outcome = await run_in_threadpool(lambda: reload_graph(state, trigger="watch", force=False))
+        except ApiError as exc:
+            log.error("kg serve --watch: %s", exc.detail)
+            print(f"kg serve: {exc.detail}", file=sys.stderr, flush=True)
+            _record(state, {"reloaded": False, "trigger": "watch", "status": exc.status, "detail": exc.detail})
+        else:
+            if not outcome["reloaded"]:
+                continue
+            print(f"kg serve: reloaded {outcome['files']} data files ({outcome['triples']} triples, "
+                  f"generation {outcome['generation']})", file=sys.stderr, flush=True)
+            _record(state, outcome)
+
+
+# ---------------------------------------------------------------- routes
+
+@router.post("/reload", summary="Reload the data files (bearer token)",
+             responses={401: {"description": "No bearer token"}, 403: {"description": "Wrong token, or no token set"},
+                        409: {"description": "The graph is not loaded from files"},
+                        422: {"description": "Turtle syntax error or SHACL violation; the old graph keeps serving"}})
+async def reload(request: Request, force: bool = False) -> JSONResponse:
+    """Read the data files again, check them (syntax, SHACL) and swap the new graph in atomically.
+
+    Nothing is done when no file changed since the graph was loaded, unless ``force=true``.
+    """
+    state = get_state(request)
+    check_token(request, state, what="reloading")
+    try:
+        outcome = await run_in_threadpool(lambda: reload_graph(state, force=force))
+    except ApiError as exc:
+        _record(state, {"reloaded": False, "trigger": "request", "status": exc.status, "detail": exc.detail})
+        raise
+    _record(state, outcome)
+    return JSONResponse(outcome)
+
+
+@router.get("/status", summary="Generation, size and the last reload (bearer token)")
+async def status(request: Request) -> JSONResponse:
+    """What the server serves now; for operators."""
+    state = get_state(request)
+    check_token(request, state, what="the status page")
+    pool = state.runner.pool
+    return JSONResponse({
+        "generation": state.generation,
+        "triples": await run_in_threadpool(state.store.count),
+        "allow_update": state.allow_update,
+        "persistent": state.persistent,
+        "reloadable": state.reload_from is not None,
+        "workers": {"size": pool.size, "pids": pool.pids(), "network": pool.network,
+                    "started": pool.started_workers} if pool is not None else None,
+        "last_reload": state.last_reload,
+    })
