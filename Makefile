@@ -30,13 +30,13 @@ validate:
 
 test: system-deps install-test
 	$(PYTHON) -m kg validate
-	$(PYTHON) -m pytest -q
 	$(PYTHON) bench/named_queries.py --quick
 	$(PYTHON) bench/startup.py --quick
 	$(PYTHON) bench/sparql_http.py --quick
 	$(PYTHON) bench/validate.py --quick
 	$(PYTHON) bench/views.py --quick
 	$(PYTHON) bench/memory.py --quick
+	$(PYTHON) -m pytest -q
 
 bench: install-test
 	$(PYTHON) bench/named_queries.py
