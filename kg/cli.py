@@ -80,7 +80,10 @@ def cmd_synth(args: argparse.Namespace) -> int:
     if args.programs < 1:
         raise KGError(f"--programs must be at least 1, got {args.programs}")
     with _progress(f"writing {args.programs} synthetic programs…"):
-        triples = synth.write(args.output, args.programs, seed=args.seed)
+        try:
+            triples = synth.write(args.output, args.programs, seed=args.seed)
+        except OSError as exc:
+            raise KGError(f"{args.output}: cannot write: {exc.strerror}") from None
     print(f"wrote {triples} triples ({args.programs} programs, seed {args.seed}) to {args.output}", file=sys.stderr)
     return EXIT_OK
 
