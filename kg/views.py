@@ -23,11 +23,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import networkx as nx
+import pyoxigraph as ox
 
 from kg.errors import UnknownFormat
 from kg.formats import compact as plain_iri
 from kg.formats import plain
-from kg.store import Store, Table
+from kg.store import EmbeddedStore, Store, Table
 
 __all__ = [
     "EXPORT_FORMATS",
@@ -107,6 +108,24 @@ SELECT ?program ?program_label ?unit ?unit_label ?parent ?level WHERE {
 
 
 def _select(store: Store, sparql: str) -> list[dict[str, str]]:
+    """Rows of a SELECT as ``{variable: text}`` (compact IRIs, lexical forms; unbound left out).
+
+    On the embedded store the pyoxigraph solutions are read directly, without making an rdflib
+    term per cell: at a million triples that is most of the time a view takes.
+    """
+    if isinstance(store, EmbeddedStore):
+        solutions = store.raw.query(sparql)
+        names = [v.value for v in solutions.variables]  # type: ignore[union-attr]
+        out = []
+        for sol in solutions:  # type: ignore[union-attr]
+            row = {}
+            for i, name in enumerate(names):
+                term = sol[i]
+                if term is None:
+                    continue
+                row[name] = plain_iri(term.value) if isinstance(term, ox.NamedNode) else term.value
+            out.append(row)
+        return out
     answer = store.query(sparql)
     if not isinstance(answer, Table):  # pragma: no cover - these are SELECT queries
         raise TypeError("expected a SELECT answer")
