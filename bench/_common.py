@@ -11,7 +11,6 @@ import contextlib
 import os
 import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from pathlib import Path
 import httpx
 
 from kg import synth
+from kg.launch import free_port
 from kg.load import ontology_sources
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -92,12 +92,6 @@ def ratio(a: Sequence[float], b: Sequence[float]) -> float:
 
 
 # ---------------------------------------------------------------- servers
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 @dataclass
 class Server:

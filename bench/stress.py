@@ -26,10 +26,7 @@ import json
 import os
 import platform
 import re
-import socket
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -39,6 +36,8 @@ from pathlib import Path
 import httpx
 
 from kg import queries
+from kg.errors import KGError
+from kg.launch import free_port, kg_serve_command, launched
 from kg.store import inject_values
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,46 +95,18 @@ def mix() -> list[Request]:
 
 # ---------------------------------------------------------------- the server and its memory
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-# Started through this trampoline, the server gets SIGTERM when the process that started it dies
-# (PR_SET_PDEATHSIG survives exec); no preexec_fn, which is unsafe with threads.
-_TRAMPOLINE = ("import ctypes, os, signal, sys; ctypes.CDLL(None).prctl(1, signal.SIGTERM, 0, 0, 0); "
-               "os.getppid() == int(sys.argv[1]) or sys.exit(1); os.execv(sys.executable, [sys.executable, *sys.argv[2:]])")
-
-
 @contextlib.contextmanager
 def server(extra: list[str]) -> Iterator[tuple[str, int]]:
     """``python -m kg serve`` on a free loopback port: (base URL, pid)."""
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "KG_STORE"}
-    command = ["-m", "kg", "serve", "--host", "127.0.0.1", "--port", str(port), *extra]
-    proc = subprocess.Popen([sys.executable, "-c", _TRAMPOLINE, str(os.getpid()), *command],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise SystemExit(f"kg serve exited with {proc.returncode}: {proc.stderr.read().decode()[-2000:]}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/sparql", params={"query": "ASK {}"}, timeout=2).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise SystemExit("kg serve did not answer within 60 s")
-            time.sleep(0.2)
-        yield base, proc.pid
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        with launched(kg_serve_command(port, *extra), f"{base}/sparql?query=ASK%20%7B%7D", env=env, cwd=ROOT,
+                      describe="kg serve") as proc:
+            yield base, proc.pid
+    except KGError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def _children(pid: int) -> list[int]:

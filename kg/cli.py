@@ -18,7 +18,7 @@ from pathlib import Path
 from kg import __version__
 from kg.errors import KGError, UnknownName
 from kg.formats import FORMATS, compact, plain, render
-from kg.store import Store, Table, open_store
+from kg.store import Store, as_table, open_store
 
 __all__ = ["build_parser", "main"]
 
@@ -146,11 +146,10 @@ def cmd_channels(args: argparse.Namespace) -> int:
 def _find_program(store: Store, text: str) -> str:
     from kg.queries import to_term
 
-    table = store.query(
+    table = as_table(store.query(
         "PREFIX jf: <https://w3id.org/jp-funding/ont#> SELECT ?p ?l WHERE { ?p a jf:Program ; "
         "<http://www.w3.org/2000/01/rdf-schema#label> ?l }"
-    )
-    assert isinstance(table, Table)  # noqa: S101 - SELECT answers a Table
+    ))
     labels: dict[str, list[str]] = {}
     for p, label in table.rows:
         labels.setdefault(compact(str(p)), []).append(str(label))
@@ -179,22 +178,22 @@ def cmd_program(args: argparse.Namespace) -> int:
     chain = queries.get("program-chain").run(store, {"program": program})
     caps = queries.get("caps").run(store, {"program": program})
     targets = queries.get("program-targets").run(store, {"program": program})
-    budget = store.query(
+    info = as_table(info)
+    budget = as_table(store.query(
         "PREFIX jf: <https://w3id.org/jp-funding/ont#> SELECT ?fiscal_year ?category ?amount ?approximate "
         "?source_text WHERE { ?program jf:budget ?b . ?b jf:fiscalYear ?fiscal_year ; jf:budgetCategory ?category ;"
         " jf:amount ?amount . OPTIONAL { ?b jf:isApproximate ?approximate } OPTIONAL { ?b jf:sourceText ?source_text }"
         " } ORDER BY ?fiscal_year ?category",
         bindings={"program": queries.to_term(program, "iri")},
-    )
-    units = store.query(
+    ))
+    units = as_table(store.query(
         "PREFIX jf: <https://w3id.org/jp-funding/ont#> SELECT ?of ?unit (COALESCE(?full, ?short) AS ?label) WHERE {"
         " ?of jf:partOf* ?program ; jf:responsibleUnit ?unit . ?unit <http://www.w3.org/2000/01/rdf-schema#label> ?short"
         " FILTER (LANG(?short) = 'ja') OPTIONAL { ?unit <http://www.w3.org/2004/02/skos/core#altLabel> ?full"
         " FILTER (LANG(?full) = 'ja') } } ORDER BY ?of ?label",
         bindings={"program": queries.to_term(program, "iri")},
-    )
-    assert isinstance(info, Table) and isinstance(budget, Table) and isinstance(units, Table)  # noqa: S101
-    me = [r for r in info.dicts() if plain(r["program"]) == program][0]
+    ))
+    me = next(r for r in info.dicts() if plain(r["program"]) == program)
     subs = [r for r in info.dicts() if plain(r["parent"]) == program]
     if args.format == "json":
         doc = {
@@ -242,15 +241,14 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_stats(args: argparse.Namespace) -> int:
     store = _store(args)
-    table = store.query(
+    table = as_table(store.query(
         "PREFIX jf: <https://w3id.org/jp-funding/ont#> SELECT ?class (COUNT(DISTINCT ?s) AS ?n) WHERE { "
         "VALUES ?class { jf:Program jf:BudgetAmount jf:FundingFlow jf:Rate jf:Cap jf:OutcomeTarget jf:NamedBody "
         "jf:GenericActor <http://www.w3.org/ns/org#OrganizationalUnit> } ?s a ?class } GROUP BY ?class ORDER BY ?class"
-    )
-    sheets = store.query(
+    ))
+    sheets = as_table(store.query(
         "PREFIX jf: <https://w3id.org/jp-funding/ont#> SELECT (COUNT(DISTINCT ?p) AS ?n) WHERE { ?p jf:budgetLineText ?t }"
-    )
-    assert isinstance(table, Table) and isinstance(sheets, Table)  # noqa: S101
+    ))
     rows = {plain(c): int(n) for c, n in table.rows}  # type: ignore[arg-type]
     rows["budget sheets"] = int(sheets.rows[0][0])  # type: ignore[arg-type]
     rows["triples"] = store.count()
@@ -354,11 +352,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
             raw = pyoxigraph.Store(str(folder))
         except OSError as exc:
             raise KGError(f"{folder}: cannot open the store: {exc}") from None
-        store: Store = EmbeddedStore(raw)
+        embedded = EmbeddedStore(raw)
+        store: Store = embedded
         if len(raw) == 0:  # a new store: fill it from the files once
             with _progress("loading the graph…"):
-                assert isinstance(store, EmbeddedStore)
-                store.load(ontology_sources() + expand(args.data or [project_root() / "graph_data"]))
+                embedded.load(ontology_sources() + expand(args.data or [project_root() / "graph_data"]))
                 raw.flush()
     else:
         store = _store(args)

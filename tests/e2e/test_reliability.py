@@ -35,6 +35,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from kg.launch import free_port, kg_serve_command, launched
+
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,18 +47,6 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 EX = "http://example.org/"
 RUNAWAY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"  # ~10^11 rows
 ASK = "ASK { ?s ?p ?o }"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-# Started through this trampoline, the server gets SIGTERM when the process that started it dies
-# (PR_SET_PDEATHSIG survives exec); no preexec_fn, which is unsafe with threads.
-_TRAMPOLINE = ("import ctypes, os, signal, sys; ctypes.CDLL(None).prctl(1, signal.SIGTERM, 0, 0, 0); "
-               "os.getppid() == int(sys.argv[1]) or sys.exit(1); os.execv(sys.executable, [sys.executable, *sys.argv[2:]])")
 
 
 @dataclass
@@ -72,35 +62,14 @@ class Server:
 @contextlib.contextmanager
 def serve(tmp: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[Server]:
     """``python -m kg serve ARGS`` on a free 127.0.0.1 port, ready to answer."""
-    port = _free_port()
+    port = free_port()
     log = tmp / f"serve-{port}.log"
     environment = {k: v for k, v in os.environ.items() if k not in ("KG_STORE", "KG_UPDATE_TOKEN")}
     environment.update(env or {})
-    with open(log, "wb") as out:
-        command = ["-m", "kg", "serve", "--host", "127.0.0.1", "--port", str(port), *args]
-        proc = subprocess.Popen([sys.executable, "-c", _TRAMPOLINE, str(os.getpid()), *command],
-                                cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=environment)
-    server = Server(f"http://127.0.0.1:{port}", proc, log)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"kg serve exited with {proc.returncode}: {server.text()}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{server.base}/sparql", params={"query": "ASK {}"}, timeout=2).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                pytest.fail(f"kg serve did not answer within 60 s: {server.text()}")
-            time.sleep(0.1)
-        yield server
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+    base = f"http://127.0.0.1:{port}"
+    with launched(kg_serve_command(port, *args), f"{base}/sparql?query=ASK%20%7B%7D", env=environment, cwd=ROOT,
+                  log=log, describe="kg serve") as proc:
+        yield Server(base, proc, log)
 
 
 def _alive(pid: int) -> bool:

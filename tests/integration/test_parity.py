@@ -7,25 +7,16 @@ graph with `kg load --store …` (Graph Store Protocol) and stops the server aft
 from __future__ import annotations
 
 import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from kg import queries
 from kg.cli import main
+from kg.launch import free_port, launched
 from kg.store import RemoteStore, Table
 
 pytestmark = pytest.mark.remote
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -33,25 +24,12 @@ def remote() -> Iterator[RemoteStore]:
     exe = shutil.which("oxigraph")
     if exe is None:
         pytest.skip("the oxigraph server (pip install oxigraph) is not installed")
-    port = _free_port()
-    proc = subprocess.Popen([exe, "serve", "--bind", f"127.0.0.1:{port}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    port = free_port()
     url = f"http://127.0.0.1:{port}/query"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(url, params={"query": "ASK {}"}, timeout=1)
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    pytest.fail("oxigraph serve did not start")
-                time.sleep(0.1)
+    with launched([exe, "serve", "--bind", f"127.0.0.1:{port}"], f"{url}?query=ASK%20%7B%7D",
+                  describe="oxigraph serve"):
         assert main(["load", "--store", url]) == 0
         yield RemoteStore(url)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def _example_params(q: queries.NamedQuery) -> dict[str, str]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ import pytest
 from kg import synth
 from kg.cli import main
 from kg.fastshacl import Dataset, validate_dataset
+from kg.launch import free_port
 from kg.load import ontology_sources
 
 JF = "https://w3id.org/jp-funding/ont#"
@@ -188,14 +188,8 @@ def test_cli_validate_and_query_take_the_file(graph: Path, capsys: pytest.Captur
     assert main(["synth", "--programs", "0", "-o", str(graph.parent / "x.ttl")]) == 2
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_serve_takes_the_file(graph: Path) -> None:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "kg", "serve", "--data", str(graph), "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}/sparql"

@@ -52,9 +52,9 @@ def test_prefix_iris_end_with_hash_or_slash() -> None:
 def test_prefix_blocks_are_sorted_and_used() -> None:
     for f in FILES:
         text = f.read_text(encoding="utf-8")
-        prefixes = re.findall(r"^@prefix\s+(\S*):", text, flags=re.M)
+        prefixes = re.findall(r"^@prefix\s+(\S*):", text, flags=re.MULTILINE)
         assert prefixes == sorted(prefixes), f"{f.name}: @prefix block not sorted"
-        body = re.sub(r"^@prefix.*$", "", text, flags=re.M)
+        body = re.sub(r"^@prefix.*$", "", text, flags=re.MULTILINE)
         for p in prefixes:
             assert re.search(rf"(?<![\w-]){re.escape(p)}:", body), f"{f.name}: prefix {p}: declared but unused"
         assert "shacl:" not in text
