@@ -35,7 +35,7 @@ import html
 import importlib.util
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -850,6 +850,41 @@ def _title(data: _Data, s: _Scheme) -> str:
     return "<" + "<BR/>".join(lines) + ">"
 
 
+def _cluster_nodes(s: _Scheme) -> tuple[list[str], dict[str, list[str]]]:
+    """The scheme's nodes outside any sub-measure box, and the nodes of each box, in drawing order."""
+    loose: list[str] = []
+    clustered: dict[str, list[str]] = defaultdict(list)
+    for n in s.nodes:
+        if n in s.cluster_of:
+            clustered[s.cluster_of[n]].append(n)
+        else:
+            loose.append(n)
+    return loose, clustered
+
+
+def _walk_clusters(data: _Data, iri: str, clustered: dict[str, list[str]]) -> Iterator[tuple[str, str, int]]:
+    """``("open", p, depth)`` and ``("close", p, depth)`` for each nested sub-measure box that holds nodes."""
+
+    def has_nodes(p: str) -> bool:
+        return any(clustered.get(q) for q in data.subtree(p))
+
+    def walk(p: str, depth: int) -> Iterator[tuple[str, str, int]]:
+        yield "open", p, depth
+        for c in data.children.get(p, []):
+            if has_nodes(c):
+                yield from walk(c, depth + 1)
+        yield "close", p, depth
+
+    for c in data.children.get(iri, []):
+        if has_nodes(c):
+            yield from walk(c, 1)
+
+
+def _drawn_flows(s: _Scheme) -> list[_Flow]:
+    """The arrows to draw (context from the parent, then the program's own), in hop and line order."""
+    return sorted(s.context + s.own, key=lambda f: (f.hop or 0, f.line, f.iri))
+
+
 def _dot(data: _Data, iri: str, *, dpi: int | None = None) -> str:
     s = _scheme(data, iri)
     out = [f"digraph {_q(iri)} {{"]
@@ -870,23 +905,16 @@ def _dot(data: _Data, iri: str, *, dpi: int | None = None) -> str:
 
     out.append(node_line(STATE, "    "))
     out.append(f"    {{ rank=source; {_q(STATE)}; }}")
-    clustered: dict[str, list[str]] = defaultdict(list)
-    for n in s.nodes:
-        if n == STATE:
+    loose, clustered = _cluster_nodes(s)
+    out.extend(node_line(n, "    ") for n in loose if n != STATE)
+    for event, p, depth in _walk_clusters(data, iri, clustered):
+        ind = "    " * depth
+        if event == "close":
+            out.append(f"{ind}}}")
             continue
-        if n in s.cluster_of:
-            clustered[s.cluster_of[n]].append(n)
-        else:
-            out.append(node_line(n, "    "))
-
-    def has_nodes(p: str) -> bool:
-        return any(clustered.get(q) for q in data.subtree(p))
-
-    def emit(p: str, depth: int) -> None:
         prog = data.programs.get(p)
         top = _top_child(data, iri, p)
         colour = s.colours.get(top, _SHEET_COLOR) if top else _SHEET_COLOR
-        ind = "    " * depth
         name = f"cluster_{re.sub(r'[^A-Za-z0-9]+', '_', p)}"
         title = (data.number(p, iri) + prog.ja) if prog else p
         if len(title) > 44:
@@ -895,17 +923,8 @@ def _dot(data: _Data, iri: str, *, dpi: int | None = None) -> str:
         out.append(f"{ind}subgraph {name} {{")
         out.append(f"{ind}    label={_q(label, left=True)}; labeljust=l; tooltip={_q(p)}; style=\"rounded,filled\"; "
                    f"color={_q(colour)}; fillcolor={_q(colour + '14')}; fontcolor={_q(colour)}; fontsize=\"12\";")
-        for n in clustered.get(p, []):
-            out.append(node_line(n, ind + "    "))
-        for c in data.children.get(p, []):
-            if has_nodes(c):
-                emit(c, depth + 1)
-        out.append(f"{ind}}}")
-
-    for c in data.children.get(iri, []):
-        if has_nodes(c):
-            emit(c, 1)
-    for f in sorted(s.context + s.own, key=lambda f: (f.hop or 0, f.line, f.iri)):
+        out.extend(node_line(n, ind + "    ") for n in clustered.get(p, []))
+    for f in _drawn_flows(s):
         colour = _edge_colour(data, s, f)
         style = "dotted" if not f.monetary else ("dashed" if f.uncertain else "solid")
         attrs = {
@@ -996,35 +1015,20 @@ def _mermaid(data: _Data, iri: str) -> str:
         shape = ("([", "])") if s.kinds[n] == "beneficiary" else ("[", "]")
         return f"{ind}{ids[n]}{shape[0]}{_m(_node_label(data, n))}{shape[1]}:::{s.kinds[n]}"
 
-    clustered: dict[str, list[str]] = defaultdict(list)
-    for n in s.nodes:
-        if n in s.cluster_of:
-            clustered[s.cluster_of[n]].append(n)
-        else:
-            out.append(node_line(n, "    "))
-
-    def has_nodes(p: str) -> bool:
-        return any(clustered.get(q) for q in data.subtree(p))
-
-    counter = [0]
-
-    def emit(p: str, depth: int) -> None:
-        prog = data.programs.get(p)
+    loose, clustered = _cluster_nodes(s)
+    out.extend(node_line(n, "    ") for n in loose)
+    opened = 0
+    for event, p, depth in _walk_clusters(data, iri, clustered):
         ind = "    " * depth
-        counter[0] += 1
-        out.append(f"{ind}subgraph c{counter[0]}[{_m(prog.title if prog else p)}]")
-        for n in clustered.get(p, []):
-            out.append(node_line(n, ind + "    "))
-        for c in data.children.get(p, []):
-            if has_nodes(c):
-                emit(c, depth + 1)
-        out.append(f"{ind}end")
-
-    for c in data.children.get(iri, []):
-        if has_nodes(c):
-            emit(c, 1)
+        if event == "close":
+            out.append(f"{ind}end")
+            continue
+        prog = data.programs.get(p)
+        opened += 1
+        out.append(f"{ind}subgraph c{opened}[{_m(prog.title if prog else p)}]")
+        out.extend(node_line(n, ind + "    ") for n in clustered.get(p, []))
     styles = []
-    for i, f in enumerate(sorted(s.context + s.own, key=lambda f: (f.hop or 0, f.line, f.iri))):
+    for i, f in enumerate(_drawn_flows(s)):
         arrow = "-.->" if not f.monetary else "-->"
         out.append(f"    {ids[f.funder]} {arrow}|{_m(f.label)}| {ids[f.recipient]}")
         colour = _edge_colour(data, s, f)
