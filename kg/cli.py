@@ -179,19 +179,20 @@ def cmd_program(args: argparse.Namespace) -> int:
     caps = queries.get("caps").run(store, {"program": program})
     targets = queries.get("program-targets").run(store, {"program": program})
     info = as_table(info)
+    bound = {"program": queries.to_term(program, "iri")}
     budget = as_table(store.query(
         "PREFIX jf: <https://w3id.org/jp-funding/ont#> SELECT ?fiscal_year ?category ?amount ?approximate "
         "?source_text WHERE { ?program jf:budget ?b . ?b jf:fiscalYear ?fiscal_year ; jf:budgetCategory ?category ;"
         " jf:amount ?amount . OPTIONAL { ?b jf:isApproximate ?approximate } OPTIONAL { ?b jf:sourceText ?source_text }"
         " } ORDER BY ?fiscal_year ?category",
-        bindings={"program": queries.to_term(program, "iri")},
+        bindings=bound,
     ))
     units = as_table(store.query(
         "PREFIX jf: <https://w3id.org/jp-funding/ont#> SELECT ?of ?unit (COALESCE(?full, ?short) AS ?label) WHERE {"
         " ?of jf:partOf* ?program ; jf:responsibleUnit ?unit . ?unit <http://www.w3.org/2000/01/rdf-schema#label> ?short"
         " FILTER (LANG(?short) = 'ja') OPTIONAL { ?unit <http://www.w3.org/2004/02/skos/core#altLabel> ?full"
         " FILTER (LANG(?full) = 'ja') } } ORDER BY ?of ?label",
-        bindings={"program": queries.to_term(program, "iri")},
+        bindings=bound,
     ))
     me = next(r for r in info.dicts() if plain(r["program"]) == program)
     subs = [r for r in info.dicts() if plain(r["parent"]) == program]
