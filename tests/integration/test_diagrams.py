@@ -7,6 +7,7 @@ the tests follow the data as sheets are added.
 from __future__ import annotations
 
 import html
+import json
 import re
 import shutil
 from collections import defaultdict
@@ -300,8 +301,31 @@ def test_sankey_html_is_standalone(store: EmbeddedStore) -> None:
     page = diagrams.sankey_html(store, fiscal_year=2024, category="SupplementaryBudget")
     assert "<html>" in page[:200]
     assert not re.search(r"<script[^>]+src=", page), "plotly.js must be inline, not from a CDN"
-    assert "Plotly.newPlot" in page
-    assert "中小企業基盤整備機構" in page
+    data, layout = _plotly_figure(page)
+    (trace,) = data
+    assert trace["type"] == "sankey"
+    assert any("中小企業基盤整備機構" in label for label in trace["node"]["label"])
+    assert isinstance(layout, dict)
+
+
+def _plotly_figure(page: str) -> tuple[list[dict], dict]:
+    """The data and layout arguments of the page's ``Plotly.newPlot(id, data, layout, …)`` call, parsed.
+
+    plotly writes them as JSON; whether non-ASCII text comes out raw or as ``\\uXXXX`` depends on its
+    version, so the test reads the decoded JSON rather than the page's bytes.
+    """
+    start = page.index("Plotly.newPlot(") + len("Plotly.newPlot(")
+    decoder = json.JSONDecoder()
+    args: list[object] = []
+    pos = start
+    while len(args) < 3:
+        while page[pos] in " \t\r\n,":
+            pos += 1
+        value, pos = decoder.raw_decode(page, pos)
+        args.append(value)
+    _id, data, layout = args
+    assert isinstance(data, list) and isinstance(layout, dict)
+    return data, layout
 
 
 @needs_dot
