@@ -1,34 +1,42 @@
 # jp-funding-kg — the two entry points of the README:
-#   make serve   install, then serve the graph (embedded store) on http://127.0.0.1:8000/
-#   make test    install (with the Debian packages the diagram and browser tests need), validate, run the tests
+#   make serve   install (locked versions + Debian graphviz and CJK fonts), then serve the graph
+#                (embedded store) on http://127.0.0.1:8000/
+#   make test    install (locked versions + the Debian packages the tests need), validate, run the tests
+#   make lock    re-resolve every dependency to its newest release (then: make test)
 PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
-APT_PACKAGES = graphviz fonts-noto-cjk chromium
+PIP_FLAGS = --quiet --disable-pip-version-check
+# Debian packages: what the served pages draw with, and what the tests need on top.
+SERVE_APT = graphviz fonts-noto-cjk
+TEST_APT = $(SERVE_APT) chromium virtuoso-opensource
+# uv resolves the locks (make lock only); installing needs nothing but pip.
+UV_VERSION = 0.13.9
+LOCK = uv pip compile pyproject.toml requirements/build.in --universal --python-version 3.11 --generate-hashes --upgrade -q
 
-.PHONY: install install-test system-deps serve test validate bench
+.PHONY: install install-test system-deps-serve system-deps-test serve test validate bench lock
 
+# Exactly the locked versions (hash-checked), then the project itself without touching them.
 install:
-	$(PIP) install --quiet --disable-pip-version-check -e .
+	$(PIP) install $(PIP_FLAGS) --require-hashes -r requirements/run.lock
+	$(PIP) install $(PIP_FLAGS) --no-deps --no-build-isolation -e .
 
 install-test:
-	$(PIP) install --quiet --disable-pip-version-check -e '.[test,diagrams]'
+	$(PIP) install $(PIP_FLAGS) --require-hashes -r requirements/test.lock
+	$(PIP) install $(PIP_FLAGS) --no-deps --no-build-isolation -e .
 
-system-deps:
-	@if command -v dot >/dev/null 2>&1 && command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi 'Noto Sans CJK'; then \
-		echo "system packages present: $(APT_PACKAGES)"; \
-	elif [ "$$(id -u)" = 0 ]; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PACKAGES); \
-	else \
-		sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PACKAGES); \
-	fi
+system-deps-serve:
+	@$(PYTHON) -m kg.sysdeps $(SERVE_APT)
 
-serve: install
+system-deps-test:
+	@$(PYTHON) -m kg.sysdeps $(TEST_APT)
+
+serve: system-deps-serve install
 	$(PYTHON) -m kg serve
 
 validate:
 	$(PYTHON) -m kg validate
 
-test: system-deps install-test
+test: system-deps-test install-test
 	$(PYTHON) -m kg validate
 	$(PYTHON) bench/named_queries.py --quick
 	$(PYTHON) bench/startup.py --quick
@@ -37,6 +45,12 @@ test: system-deps install-test
 	$(PYTHON) bench/views.py --quick
 	$(PYTHON) bench/memory.py --quick
 	$(PYTHON) -m pytest -q
+
+lock:
+	$(PIP) install $(PIP_FLAGS) uv==$(UV_VERSION)
+	$(PYTHON) -m uv $(LOCK) -o requirements/run.lock
+	$(PYTHON) -m uv $(LOCK) --extra test -o requirements/test.lock
+	@echo "locks updated: now run 'make test'; commit requirements/*.lock when it passes"
 
 bench: install-test
 	$(PYTHON) bench/named_queries.py

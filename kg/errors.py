@@ -7,9 +7,12 @@ catch either. Messages say what went wrong, where, and how to fix it.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 __all__ = [
+    "AmbiguousName",
     "KGError",
+    "MissingRenderer",
     "NormalizationError",
     "QueryError",
     "StoreError",
@@ -86,3 +89,24 @@ class QueryError(KGError, ValueError):
 
 class StoreError(KGError, OSError):
     """A store cannot be reached or refuses a request."""
+
+
+class AmbiguousName(KGError, LookupError):
+    """A name matches more than one thing; ``candidates`` lists them (best first) for the user to choose."""
+
+    def __init__(self, kind: str, name: str, candidates: list[Any]) -> None:
+        self.kind = kind
+        self.name = name
+        self.candidates = candidates
+        shown = "; ".join(str(c) for c in candidates[:12])
+        more = f" (and {len(candidates) - 12} more)" if len(candidates) > 12 else ""
+        super().__init__(f"{name!r} matches {len(candidates)} {kind}s; name one: {shown}{more}")
+
+
+class MissingRenderer(KGError, RuntimeError):
+    """A picture needs a program or package that is not installed; the message names the fix."""
+
+    def __init__(self, what: str, fix: str) -> None:
+        self.what = what
+        self.fix = fix
+        super().__init__(f"{what} is not installed; {fix}")

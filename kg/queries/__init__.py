@@ -65,32 +65,70 @@ class NamedQuery:
     params: tuple[Param, ...]
     text: str
 
-    def bind(self, values: Mapping[str, str]) -> dict[str, Term]:
+    def bind(self, values: Mapping[str, str], *, store: Store | None = None) -> dict[str, Term]:
         """Check and convert raw parameter strings to RDF terms.
+
+        With a ``store``, an ``iri`` parameter may be any name :func:`kg.names.resolve` knows (a
+        title, an abbreviation, a slug …); an IRI the store does not hold is refused with
+        suggestions rather than answering no rows. Without one it must be an IRI or prefixed name.
 
         Raises
         ------
         QueryError
             Unknown, missing or ill-typed parameter; the message lists the valid ones.
+        UnknownName, AmbiguousName
+            A name that matches nothing, or several things (with the candidates).
+        """
+        self.check(values)
+        out: dict[str, Term] = {}
+        for p in self.params:
+            if p.name not in values:
+                continue
+            if p.type == "iri" and store is not None:
+                out[p.name] = _resolve_iri(store, p, values[p.name])
+            else:
+                out[p.name] = to_term(values[p.name], p.type, name=p.name)
+        return out
+
+    def check(self, values: Mapping[str, str]) -> None:
+        """Check names, presence and types of ``values`` without a store (IRI parameters may be names).
+
+        Raises
+        ------
+        QueryError
+            As :meth:`bind`.
         """
         known = {p.name: p for p in self.params}
         unknown = sorted(set(values) - set(known))
         if unknown:
             valid = ", ".join(f"{p.name} ({p.type})" for p in self.params) or "none"
             raise QueryError(f"query {self.name!r} has no parameter {', '.join(unknown)}; parameters: {valid}")
-        out: dict[str, Term] = {}
         for p in self.params:
             if p.name in values:
-                out[p.name] = to_term(values[p.name], p.type, name=p.name)
+                if p.type != "iri":
+                    to_term(values[p.name], p.type, name=p.name)
+                elif not values[p.name].strip():
+                    raise QueryError(f"parameter {p.name}: empty; give a name, an id or an IRI ({p.doc})")
             elif p.required:
                 raise QueryError(
                     f"query {self.name!r} needs --param {p.name}=<{p.type}> ({p.doc}); example: {self.example}"
                 )
-        return out
 
     def run(self, store: Store, values: Mapping[str, str] | None = None) -> Answer:
-        """Bind *values* and run the query on *store*."""
-        return store.query(self.text, bindings=self.bind(values or {}))
+        """Bind *values* (names resolved in *store*) and run the query on *store*."""
+        return store.query(self.text, bindings=self.bind(values or {}, store=store))
+
+
+def _resolve_iri(store: Store, p: Param, raw: str) -> URIRef:
+    from kg import names
+
+    kinds = names.PARAM_KINDS.get(p.name)
+    try:
+        return URIRef(names.resolve(store, raw, kinds=kinds, what=p.name).iri)
+    except UnknownName:
+        if kinds is None:  # a parameter of no known kind: any IRI will do
+            return URIRef(str(to_term(raw, "iri", name=p.name)))
+        raise
 
 
 def to_term(raw: str, kind: str, *, name: str = "value") -> Term:
