@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import difflib
 import json
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from kg import __version__
-from kg.errors import KGError, UnknownName
+from kg.errors import KGError
 from kg.formats import FORMATS, compact, plain, render
 from kg.store import Store, as_table, open_store
 
@@ -65,13 +64,22 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from kg.validate import validate
 
     with _progress("validating…"):
-        report = validate(args.paths or None, engine=args.engine)
-    stream = sys.stdout if not report.conforms else sys.stderr
-    if report.results:
-        print(report.format(), file=stream)
+        report = validate(args.paths or None, engine=args.engine, shapes=args.shapes)
+    for note in report.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if args.format != "text":
+        graph = report.to_graph()
+        sys.stdout.write(graph.serialize(format="turtle" if args.format == "turtle" else "json-ld"))
+        if args.format == "json":
+            sys.stdout.write("\n")
+    elif report.results:
+        print(report.format(), file=sys.stdout if report.violations else sys.stderr)
     else:
         print(f"conforms: 0 violations, 0 warnings in {report.triples} triples", file=sys.stderr)
-    return EXIT_OK if report.conforms else EXIT_VIOLATIONS
+    if args.format != "text":
+        print(f"{len(report.violations)} violation(s), {len(report.warnings)} warning(s) in {report.triples} "
+              "triples", file=sys.stderr)
+    return EXIT_VIOLATIONS if report.violations else EXIT_OK
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
@@ -89,14 +97,24 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    from kg import queries
+    from kg import names, queries
 
     q = queries.get(args.name)
     params = _params(args.param)
-    q.bind(params)  # check parameters before loading anything
-    answer = q.run(_store(args), params)
-    sys.stdout.write(render(answer, args.format))
+    q.check(params)  # check parameters before loading anything
+    store = _store(args)
+    answer = q.run(store, params)
+    labels = None if args.ids else names.labels_of(store, answer, lang=args.lang)
+    sys.stdout.write(render(answer, args.format, labels=labels))
+    _warn_if_empty(answer, q.name)
     return EXIT_OK
+
+
+def _warn_if_empty(answer: object, what: str) -> None:
+    rows = getattr(answer, "rows", None)
+    if rows is not None and not rows:
+        print(f"kg: warning: {what} answered no rows; check the parameters (kg queries lists examples)",
+              file=sys.stderr)
 
 
 def cmd_queries(args: argparse.Namespace) -> int:
@@ -118,125 +136,49 @@ def cmd_queries(args: argparse.Namespace) -> int:
 
 
 def cmd_channels(args: argparse.Namespace) -> int:
-    from kg import views
-    from kg.queries import to_term
+    from kg import describe, names, views
 
     store = _store(args)
-    body = compact(str(to_term(args.body, "iri", name="BODY"))) if args.body else None
+    body = compact(names.resolve(store, args.body, kinds=("body", "organisation"), what="body").iri) if args.body else None
     chans = views.channels(store, body)
     if body and not chans:
-        known = [c.body for c in views.channels(store)]
-        raise UnknownName("intermediary", args.body, difflib.get_close_matches(body, known, 3, 0.3) or known)
+        known = [f"{c.label_ja} [{c.body}]" for c in views.channels(store)]
+        raise KGError(f"{args.body!r} ({body}) passes no money on in this graph; bodies that do: {', '.join(known)}")
     if args.format == "json":
         print(json.dumps([c.__dict__ for c in chans], ensure_ascii=False, indent=2))
         return EXIT_OK
+    labels = describe.channel_labels(store, chans, lang=args.lang)
     for c in chans:
-        print(f"{c.label_ja} ({c.label_en}) [{c.body}]")
-        print(f"  sheets:      {', '.join(c.sheets)}")
-        print(f"  programs:    {', '.join(c.programs)}")
-        print(f"  from:        {', '.join(c.funders)}  by {', '.join(c.instruments_in)}")
-        if c.instruments_out:
-            print(f"  passes on:   {', '.join(c.instruments_out)} to {', '.join(c.recipient_categories)}")
-        for k, v in c.budgets.items():
-            print(f"  budget:      {k:<26} {v:>18,} yen")
-        print()
+        print(describe.channel_text(c, labels, ids=args.ids))
     return EXIT_OK
 
 
-def _find_program(store: Store, text: str) -> str:
-    from kg.queries import to_term
-
-    table = as_table(store.query(
-        "PREFIX jf: <https://w3id.org/jp-funding/ont#> SELECT ?p ?l WHERE { ?p a jf:Program ; "
-        "<http://www.w3.org/2000/01/rdf-schema#label> ?l }"
-    ))
-    labels: dict[str, list[str]] = {}
-    for p, label in table.rows:
-        labels.setdefault(compact(str(p)), []).append(str(label))
-    if ":" in text or text.startswith("<"):
-        candidate = compact(str(to_term(text, "iri", name="PROGRAM")))
-    else:
-        candidate = f"program:{text}"
-    if candidate in labels:
-        return candidate
-    hits = [p for p, ls in labels.items() if any(text.lower() in label.lower() for label in ls)]
-    if len(hits) == 1:
-        return hits[0]
-    if len(hits) > 1:
-        tops = sorted(hits)
-        raise KGError(f"{text!r} matches {len(hits)} programs; name one: {', '.join(tops[:12])}")
-    close = difflib.get_close_matches(candidate, list(labels), n=5, cutoff=0.5)
-    raise UnknownName("program", text, close)
-
-
 def cmd_program(args: argparse.Namespace) -> int:
-    from kg import queries
+    from kg import describe, names
 
     store = _store(args)
-    program = _find_program(store, args.program)
-    info = queries.get("programs").run(store)
-    chain = queries.get("program-chain").run(store, {"program": program})
-    caps = queries.get("caps").run(store, {"program": program})
-    targets = queries.get("program-targets").run(store, {"program": program})
-    info = as_table(info)
-    bound = {"program": queries.to_term(program, "iri")}
-    budget = as_table(store.query(
-        "PREFIX jf: <https://w3id.org/jp-funding/ont#> SELECT ?fiscal_year ?category ?amount ?approximate "
-        "?source_text WHERE { ?program jf:budget ?b . ?b jf:fiscalYear ?fiscal_year ; jf:budgetCategory ?category ;"
-        " jf:amount ?amount . OPTIONAL { ?b jf:isApproximate ?approximate } OPTIONAL { ?b jf:sourceText ?source_text }"
-        " } ORDER BY ?fiscal_year ?category",
-        bindings=bound,
-    ))
-    units = as_table(store.query(
-        "PREFIX jf: <https://w3id.org/jp-funding/ont#> SELECT ?of ?unit (COALESCE(?full, ?short) AS ?label) WHERE {"
-        " ?of jf:partOf* ?program ; jf:responsibleUnit ?unit . ?unit <http://www.w3.org/2000/01/rdf-schema#label> ?short"
-        " FILTER (LANG(?short) = 'ja') OPTIONAL { ?unit <http://www.w3.org/2004/02/skos/core#altLabel> ?full"
-        " FILTER (LANG(?full) = 'ja') } } ORDER BY ?of ?label",
-        bindings=bound,
-    ))
-    me = next(r for r in info.dicts() if plain(r["program"]) == program)
-    subs = [r for r in info.dicts() if plain(r["parent"]) == program]
+    program = names.resolve(store, args.program, kinds=("program",))
+    doc = describe.program_doc(store, program.iri, lang=args.lang)
     if args.format == "json":
-        doc = {
-            "program": program,
-            "label_ja": plain(me["label_ja"]),
-            "label_en": plain(me["label_en"]),
-            "part_of": plain(me["parent"]) or None,
-            "lines": [plain(me["line_start"]), plain(me["line_end"])],
-            "budgets": json.loads(render(budget, "json")),
-            "units": json.loads(render(units, "json")),
-            "sub_measures": [plain(r["program"]) for r in subs],
-            "flows": json.loads(render(chain, "json")),
-            "caps": json.loads(render(caps, "json")),
-            "targets": json.loads(render(targets, "json")),
-        }
         print(json.dumps(doc, ensure_ascii=False, indent=2))
-        return EXIT_OK
-    print(f"{plain(me['label_ja'])}\n{plain(me['label_en'])}\n[{program}]  source lines "
-          f"{plain(me['line_start'])}–{plain(me['line_end'])}")
-    if me["parent"] is not None:
-        print(f"part of {plain(me['parent'])}")
-    for title, t in (("budgets", budget), ("units", units), ("flows", chain), ("caps", caps), ("targets", targets)):
-        if t.rows:  # type: ignore[union-attr]
-            print(f"\n{title}:")
-            sys.stdout.write(render(t, "table"))
-    if subs:
-        print("\nsub-measures:")
-        for r in subs:
-            print(f"  {plain(r['notation'])} {plain(r['label_ja'])} [{plain(r['program'])}]")
+    else:
+        sys.stdout.write(describe.program_text(doc, ids=args.ids))
     return EXIT_OK
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from kg import views
+    from kg import names, views
 
     store = _store(args)
     graph = views.unit_program_graph(store) if args.view == "units" else views.to_networkx(store)
-    text = views.export(graph, args.format, Path(args.output) if args.output else None)
-    if not args.output:
-        sys.stdout.write(text + ("" if text.endswith("\n") else "\n"))
+    labels = None
+    if args.format == "csv" and not args.ids:
+        labels = names.labels(store, views.ids_of(graph), lang=args.lang)
+    text = views.export(graph, args.format, labels=labels)
+    if args.output:
+        _write(text, args.output)
     else:
-        print(f"wrote {args.output}", file=sys.stderr)
+        sys.stdout.write(text + ("" if text.endswith("\n") else "\n"))
     return EXIT_OK
 
 
@@ -275,31 +217,46 @@ def cmd_load(args: argparse.Namespace) -> int:
 
 
 def _write(data: bytes | str, output: str | None) -> None:
+    """Write to ``output`` (atomically: a temporary file renamed at the end) or to stdout."""
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    if output:
-        Path(output).write_bytes(raw)
-        print(f"wrote {output}", file=sys.stderr)
-    else:
+    if not output:
         sys.stdout.buffer.write(raw)
         sys.stdout.flush()
+        return
+    path = Path(output)
+    if not path.parent.is_dir():
+        raise KGError(f"{output}: the folder {path.parent} does not exist; create it or choose another -o")
+    tmp = path.with_name(f".{path.name}.part")
+    try:
+        tmp.write_bytes(raw)
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise KGError(f"{output}: cannot write: {exc.strerror}; choose another -o") from None
+    print(f"wrote {output}", file=sys.stderr)
 
 
 def cmd_diagram(args: argparse.Namespace) -> int:
-    from kg import diagrams
+    from kg import diagrams, names, renderers
 
     if args.all == (args.program is not None):
         raise KGError("give either a PROGRAM or --all -o DIR")
+    renderers.require(*renderers.needed_for(args.format if not args.all else "svg"))
     store = _store(args)
     if args.all:
         if not args.output:
             raise KGError("--all needs -o DIR, the folder to write the gallery to")
         out = Path(args.output)
-        out.mkdir(parents=True, exist_ok=True)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise KGError(f"{out}: cannot create the folder: {exc.strerror}; choose another -o") from None
         with _progress("rendering every program…"):
             files = diagrams.gallery(store, out)
         print(f"wrote {len(files)} files to {out} (open {out / 'index.html'})", file=sys.stderr)
         return EXIT_OK
-    _write(diagrams.render_program(store, args.program, fmt=args.format), args.output)
+    program = names.resolve(store, args.program, kinds=("program",))
+    _write(diagrams.render_program(store, program.iri, fmt=args.format), args.output)
     return EXIT_OK
 
 
@@ -307,11 +264,15 @@ SANKEY_CATEGORIES = {"initial": "InitialBudget", "supplementary": "Supplementary
 
 
 def cmd_sankey(args: argparse.Namespace) -> int:
-    from kg import diagrams
+    from kg import diagrams, names, renderers
 
+    renderers.require(*renderers.needed_for(args.format))
     store = _store(args)
-    options = {"fiscal_year": args.fy, "category": SANKEY_CATEGORIES[args.category],
-               "programs": args.program or None}
+    programs = [names.resolve(store, p, kinds=("program",)).id for p in args.program or []]
+    options = {"fiscal_year": args.fy, "category": SANKEY_CATEGORIES[args.category], "programs": programs or None}
+    if not diagrams.sankey_links(store, **options)[1]:
+        raise KGError(f"no {args.category} budget for fiscal year {args.fy} in this graph; "
+                      f"try --fy 2024 or --fy 2025, or another --category")
     if args.format == "html":
         _write(diagrams.sankey_html(store, **options), args.output)
     else:
@@ -371,12 +332,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise KGError(str(exc)) from None
     print(f"serving {store.describe()} on http://{args.host}:{args.port}/"
           + (" (updates allowed with the token)" if args.allow_update else " (read-only)"), file=sys.stderr)
+    from kg import renderers
+
+    for line in renderers.missing():  # checked once: the pages that need it answer 503 naming the fix
+        print(f"kg: warning: diagrams need {line}", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", server_header=False,
                 limit_concurrency=args.max_connections)
     return EXIT_OK
 
 
 # ---------------------------------------------------------------- parser
+
+def _add_label_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--lang", choices=("ja", "en"), default="ja", help="language of the labels (default: ja)")
+    p.add_argument("--ids", action="store_true", help="ids instead of labels (for scripts)")
+
 
 def _add_store_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--store", metavar="URL", help="SPARQL endpoint to query instead of the embedded store "
@@ -393,9 +363,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     p = sub.add_parser("validate", help="validate ontology + data with the SHACL shapes")
-    p.add_argument("paths", nargs="*", metavar="PATH", help="data files or folders (default: graph_data/)")
+    p.add_argument("paths", nargs="*", metavar="DATA", help="data files or folders (default: graph_data/)")
+    p.add_argument("--shapes", nargs="+", metavar="SHAPES", help="shapes files or folders instead of the "
+                   "project's (then the data is DATA alone, without the project's ontology)")
     p.add_argument("--engine", choices=("fast", "pyshacl"), default="fast",
                    help="fast: the shapes compiled to SPARQL on pyoxigraph (default); pyshacl: pySHACL on rdflib")
+    p.add_argument("--format", "-f", choices=("text", "turtle", "json"), default="text",
+                   help="text: the readable report (default); turtle, json: a sh:ValidationReport graph "
+                   "(json is JSON-LD) on stdout")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("synth", help="write a synthetic graph shaped like graph_data/ (for benchmarks)")
@@ -410,6 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--param", "-p", action="append", metavar="NAME=VALUE", help="query parameter (repeatable)")
     p.add_argument("--format", "-f", choices=FORMATS, default="table")
     _add_store_options(p)
+    _add_label_options(p)
     p.set_defaults(func=cmd_query)
 
     p = sub.add_parser("queries", help="list the named queries")
@@ -417,15 +393,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_queries)
 
     p = sub.add_parser("channels", help="what each intermediary body channels")
-    p.add_argument("body", nargs="?", metavar="BODY", help="e.g. orgs:jetro (default: all)")
+    p.add_argument("body", nargs="?", metavar="BODY", help="a name, abbreviation or id, e.g. JETRO, 中小機構 (default: all)")
     p.add_argument("--format", "-f", choices=("text", "json"), default="text")
     _add_store_options(p)
+    _add_label_options(p)
     p.set_defaults(func=cmd_channels)
 
     p = sub.add_parser("program", help="everything about one program")
-    p.add_argument("program", metavar="ID|TEXT", help="program:slug, a slug, or part of its title")
+    p.add_argument("program", metavar="NAME", help="its title or part of it (ja or en), a slug or an id")
     p.add_argument("--format", "-f", choices=("text", "json"), default="text")
     _add_store_options(p)
+    _add_label_options(p)
     p.set_defaults(func=cmd_program)
 
     p = sub.add_parser("export", help="export a NetworkX view")
@@ -433,6 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--view", choices=("flows", "units"), default="flows")
     p.add_argument("--output", "-o", metavar="FILE")
     _add_store_options(p)
+    _add_label_options(p)
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("stats", help="counts of programs, flows, rates …")
@@ -447,7 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_load)
 
     p = sub.add_parser("diagram", help="draw a program's funding scheme (or every program with --all)")
-    p.add_argument("program", nargs="?", metavar="PROGRAM", help="program:slug, a slug, or its full IRI")
+    p.add_argument("program", nargs="?", metavar="PROGRAM", help="its title or part of it, a slug or an id")
     p.add_argument("--format", "-f", choices=("svg", "png", "dot", "mermaid"), default="svg")
     p.add_argument("--all", action="store_true", help="render every program and sub-measure into -o DIR")
     p.add_argument("--output", "-o", metavar="FILE|DIR")
@@ -498,6 +477,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except BrokenPipeError:
         return EXIT_OK
+    except KeyboardInterrupt:
+        print("kg: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -157,9 +157,9 @@ def render(answer: Answer, fmt: str = "table", *, labels: Mapping[str, str] | No
         For a graph answer every format gives Turtle.
     labels : mapping of IRI to label, optional
         For people: IRI cells read as their label (table: the label; CSV/TSV: the label, with the id
-        in a ``<column>_id`` column beside it; JSON: a ``<column>_label`` key beside the id), and yen
-        columns (:func:`is_yen_column`) get 億円/万円 beside the exact yen. Without it every cell is
-        its id or literal, for scripts.
+        in a ``<column>_id`` column beside it), and yen columns (:func:`is_yen_column`) get 億円/万円
+        beside the exact yen. JSON, for programs, always keeps ids and plain values. Without it every
+        cell is its id or literal, for scripts.
 
     Raises
     ------
@@ -179,7 +179,7 @@ def render(answer: Answer, fmt: str = "table", *, labels: Mapping[str, str] | No
         return json.dumps({"boolean": answer}) + "\n" if fmt == "json" else ("yes\n" if answer else "no\n")
     if isinstance(answer, rdflib.Graph):
         return answer.serialize(format="turtle")
-    if labels is not None:
+    if labels is not None and fmt != "json":
         return _render_labelled(answer, fmt, labels)
     if fmt == "json":
         rows = [{k: _json_value(v) for k, v in zip(answer.variables, row)} for row in answer.rows]
@@ -203,18 +203,6 @@ def _render_labelled(answer: Table, fmt: str, labels: Mapping[str, str]) -> str:
     def label(term: Term | None) -> str:
         return labels.get(str(term), plain(term)) if isinstance(term, URIRef) else plain(term)
 
-    if fmt == "json":
-        out = []
-        for row in answer.rows:
-            doc: dict[str, object] = {}
-            for i, (k, v) in enumerate(zip(names, row)):
-                doc[k] = _json_value(v)
-                if i in iri_cols:
-                    doc[f"{k}_label"] = label(v) if v is not None else None
-                if i in yen_cols:
-                    doc[f"{k}_label"] = yen_label(plain(v)) if _is_amount(v) else None
-            out.append(doc)
-        return json.dumps(out, ensure_ascii=False, indent=2) + "\n"
     if fmt in ("csv", "tsv"):
         header: list[str] = []
         for i, k in enumerate(names):

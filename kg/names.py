@@ -295,6 +295,7 @@ def choices(store: Store, kind: str) -> list[Name]:
     return [n for n in index(store).names if n.kind == kind]
 
 
+_IRI = re.compile(r"(https?://|urn:)[^\s<>\"{}|^`\\]+")
 _LABEL_QUERY = """
 PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
 PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
@@ -315,7 +316,7 @@ def labels(store: Store, iris: Iterable[str], *, lang: str = "ja") -> dict[str, 
     >>> labels(store, ["https://w3id.org/jp-funding/ont#SupplementaryBudget"], lang="en")
     {'https://w3id.org/jp-funding/ont#SupplementaryBudget': 'supplementary budget'}
     """
-    wanted = sorted({str(i) for i in iris if str(i).startswith(("http://", "https://", "urn:"))})
+    wanted = sorted({str(i) for i in iris if _IRI.fullmatch(str(i))})
     found: dict[str, dict[str, tuple[int, str]]] = {}
     for start in range(0, len(wanted), 400):
         chunk = " ".join(f"<{i}>" for i in wanted[start:start + 400])

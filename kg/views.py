@@ -17,7 +17,7 @@ import csv
 import io
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -351,8 +351,95 @@ def rank_intermediaries(store: Store, *, graph: nx.MultiDiGraph | None = None) -
     return rows
 
 
-def export(graph: nx.Graph, fmt: str, path: Path | None = None) -> str:
+def ids_of(graph: nx.Graph) -> set[str]:
+    """Every IRI a view mentions (node ids and id-valued attributes), expanded from prefixed names."""
+    from kg.load import PREFIXES
+
+    found: set[str] = set()
+
+    def add(value: object) -> None:
+        if isinstance(value, str):
+            for part in value.split(","):
+                prefix, sep, rest = part.strip().partition(":")
+                if sep and prefix in PREFIXES:
+                    found.add(PREFIXES[prefix] + rest)
+                elif part.strip().startswith(("http://", "https://")):
+                    found.add(part.strip())
+
+    for n, d in graph.nodes(data=True):
+        add(n)
+        for v in d.values():
+            add(v)
+    for *_, d in graph.edges(data=True):
+        for v in d.values():
+            add(v)
+    return found
+
+
+def _flat(value: object) -> dict[str, object]:
+    """An attribute as one or more flat cells: a dict (or its JSON text) becomes one cell per key."""
+    if isinstance(value, str) and value.startswith("{"):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {"": value}
+    if isinstance(value, dict):
+        return {f" {k}": v for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return {"": "; ".join(str(v) for v in value)}
+    return {"": value}
+
+
+def _csv_edges(graph: nx.Graph, labels: Mapping[str, str] | None) -> str:
+    from kg.load import PREFIXES
+
+    def label(text: object) -> str:
+        if labels is None or not isinstance(text, str):
+            return "" if text is None else str(text)
+        parts = []
+        for part in text.split(","):
+            prefix, sep, rest = part.strip().partition(":")
+            full = PREFIXES[prefix] + rest if sep and prefix in PREFIXES else part.strip()
+            parts.append(labels.get(full, part.strip()))
+        return "、".join(parts)
+
+    rows = []
+    columns: dict[str, None] = {}
+    edges: Iterable[tuple[str, str, dict[str, object]]] = graph.edges(data=True)
+    for u, v, d in edges:
+        row: dict[str, object] = {"source": u, "target": v}
+        if labels is not None:
+            row["source_label"] = labels.get(_expand(u), graph.nodes[u].get("label_ja", u))
+            row["target_label"] = labels.get(_expand(v), graph.nodes[v].get("label_ja", v))
+        for a in sorted(d):
+            for suffix, cell in _flat(d[a]).items():
+                row[a + suffix] = cell
+                if labels is not None and not suffix and isinstance(cell, str) and ":" in cell and a != "rates":
+                    text = label(cell)
+                    if text != cell:
+                        row[f"{a}_label"] = text
+        rows.append(row)
+        columns.update(dict.fromkeys(row))
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n", restval="")
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def _expand(name: str) -> str:
+    from kg.load import PREFIXES
+
+    prefix, sep, rest = name.partition(":")
+    return PREFIXES[prefix] + rest if sep and prefix in PREFIXES else name
+
+
+def export(graph: nx.Graph, fmt: str, path: Path | None = None, *, labels: Mapping[str, str] | None = None) -> str:
     """Write *graph* as GraphML, GEXF, node-link JSON or a CSV edge list; return the text.
+
+    The CSV has one value per cell: attributes holding a mapping (a program's budgets by year and
+    category) become one column per key; with ``labels`` (IRI → label) each id column gets a
+    ``_label`` column beside it.
 
     Raises
     ------
@@ -367,14 +454,7 @@ def export(graph: nx.Graph, fmt: str, path: Path | None = None) -> str:
     elif fmt == "json":
         text = json.dumps(nx.node_link_data(graph, edges="edges"), ensure_ascii=False, indent=1)
     else:
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        attrs = sorted({k for *_, d in graph.edges(data=True) for k in d})
-        w.writerow(["source", "target", *attrs])
-        edges: Iterable[tuple[str, str, dict[str, object]]] = graph.edges(data=True)
-        for u, v, d in edges:
-            w.writerow([u, v, *[d.get(a, "") for a in attrs]])
-        text = buf.getvalue()
+        text = _csv_edges(graph, labels)
     if path is not None:
         path.write_text(text, encoding="utf-8")
     return text

@@ -23,7 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from kg.errors import KGError, QueryError, StoreError, UnknownName
+from kg.errors import KGError, MissingRenderer, QueryError, StoreError, UnknownName
 
 __all__ = [
     "ApiError",
@@ -128,6 +128,8 @@ def install_handlers(app: FastAPI) -> None:
         return error_response(400, _validation_detail(exc))
 
     async def kg_error(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, MissingRenderer):  # the server is missing a part: not the client's fault
+            return error_response(503, f"this picture cannot be drawn here: {exc}")
         if isinstance(exc, UnknownName):
             return error_response(404, str(exc))
         if isinstance(exc, QueryError):

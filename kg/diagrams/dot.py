@@ -224,16 +224,15 @@ def program_dot(store: Store, program: str) -> str:
 
 
 def _graphviz() -> Any:
-    try:
-        import graphviz
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise ModuleNotFoundError(
-            "rendering diagrams needs the 'graphviz' package: pip install 'jp-funding-kg[diagrams]'"
-        ) from None
+    from kg import renderers
+
+    renderers.require("graphviz", "dot")  # MissingRenderer naming the fix, never ImportError
+    import graphviz
+
     return graphviz
 
 
 def _pipe(dot: str, fmt: str) -> bytes:
-    """Run ``dot -T<fmt>`` on *dot* (raises ``graphviz.ExecutableNotFound`` without the binary)."""
+    """Run ``dot -T<fmt>`` on *dot* (raises :class:`kg.errors.MissingRenderer` without Graphviz)."""
     result: bytes = _graphviz().Source(dot, engine="dot").pipe(format=fmt, encoding=None)
     return result

@@ -183,12 +183,11 @@ def _rgba(colour: str, alpha: float) -> str:
 
 
 def _figure(data: _Data, fiscal_year: int, category: str, programs: list[str] | None) -> go.Figure:
-    try:
-        import plotly.graph_objects as go
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise ModuleNotFoundError(
-            "the Sankey needs the 'plotly' package: pip install 'jp-funding-kg[diagrams]'"
-        ) from None
+    from kg import renderers
+
+    renderers.require("plotly")  # MissingRenderer naming the fix, never ImportError
+    import plotly.graph_objects as go
+
     nodes, links = _sankey(data, fiscal_year, category, programs)
     index = {n.key: i for i, n in enumerate(nodes)}
     total = sum(link.value for link in links if link.source == STATE)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import subprocess
@@ -52,7 +54,7 @@ def test_query_unknown_and_missing_param_exit_2(capsys) -> None:
     code, _, err = run(capsys, "query", "nope")
     assert code == 2 and "unknown query 'nope'" in err and "Traceback" not in err
     code, _, err = run(capsys, "query", "caps", "--param", "program=not an iri")
-    assert code == 2 and "not an IRI" in err
+    assert code == 2 and "unknown program 'not an iri'" in err and "did you mean" in err
 
 
 def test_query_rq_file(capsys, tmp_path) -> None:
@@ -78,7 +80,7 @@ def test_program_by_text_and_unknown(capsys) -> None:
     code, out, _ = run(capsys, "program", "Go-Tech", "--format", "json")
     assert code == 0
     doc = json.loads(out)
-    assert doc["program"] == "program:go-tech-r7"
+    assert doc["id"] == "program:go-tech-r7"
     assert {b["amount"] for b in doc["budgets"]} == {12_300_000_000, 12_800_000_000}
     code, _, err = run(capsys, "program", "program:no-such-thing")
     assert code == 2 and "unknown program" in err
@@ -86,7 +88,12 @@ def test_program_by_text_and_unknown(capsys) -> None:
 
 def test_export_and_stats(capsys) -> None:
     code, out, _ = run(capsys, "export", "--format", "csv")
-    assert code == 0 and out.startswith("source,target,") and "orgs:state,orgs:smrj" in out
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    smrj = [r for r in rows if (r["source"], r["target"]) == ("orgs:state", "orgs:smrj")]
+    assert smrj and smrj[0]["source_label"] == "国" and smrj[0]["target_label"] == "独立行政法人中小企業基盤整備機構"
+    assert all("{" not in v for r in rows for v in r.values()), "one value per cell, no JSON in a cell"
+    assert smrj[0]["budget 2024 SupplementaryBudget"] == "340000000000"
     code, out, _ = run(capsys, "stats", "--format", "json")
     assert json.loads(out)["budget sheets"] == 27
 
