@@ -68,6 +68,8 @@ class ProgramSummary(BaseModel):
     line_start: int | None = Field(description="first line of the source text")
     line_end: int | None
     budgets: list[Budget]
+    fiscal_year: str | None
+    phase: str | None = Field(description="budget phase, e.g. 令和6年度補正 or 令和7年度予算案")
 
 
 class Actor(BaseModel):
@@ -89,6 +91,9 @@ class Flow(BaseModel):
     source_text: str | None
     source_line: int | None
     uncertain: bool
+    arrow: str = Field(description="instrument and rates, each said once, e.g. 補助（定額）")
+    fiscal_year: str | None
+    phase: str | None
 
 
 class Change(BaseModel):
@@ -100,19 +105,27 @@ class Change(BaseModel):
 
 class Unit(BaseModel):
     of: str
+    of_ja: str | None
     id: str
     label_ja: str | None
     full_label_ja: str | None
 
 
 class Rate(BaseModel):
-    category: str
-    category_ja: str | None
-    value: float | None
-    text: str | None
-    condition: str | None
-    program: str
+    """One rate, with or without a beneficiary class."""
+
+    id: str
+    program: str = Field(description="the program or sub-measure it belongs to")
     program_ja: str | None
+    on_flow: bool = Field(description="the rate is on an arrow (a funding flow), not on the program")
+    label: str = Field(description="as a fraction: 1/2以内, 定額, 10/10", examples=["1/2以内"])
+    text: str | None = Field(description="as printed")
+    value: float | None
+    fixed: bool = Field(description="a fixed amount (定額), not a share")
+    classes: list[str] = Field(description="beneficiary classes it applies to; empty: the whole program or arrow")
+    classes_ja: list[str]
+    condition: str | None
+    source_line: int | None
 
 
 class Cap(BaseModel):
@@ -121,12 +134,14 @@ class Cap(BaseModel):
     kind_ja: str | None
     amount: int
     category: str | None
+    category_ja: str | None
     condition: str | None
     source_text: str | None
 
 
 class Target(BaseModel):
     of: str
+    of_ja: str | None
     id: str
     text: str
     value: float | None
@@ -154,6 +169,13 @@ class Source(BaseModel):
     label_en: str | None
 
 
+class SameScheme(BaseModel):
+    id: str
+    label_ja: str | None
+    label_en: str | None
+    phase: str | None
+
+
 class ProgramDetail(BaseModel):
     id: str
     slug: str
@@ -170,7 +192,9 @@ class ProgramDetail(BaseModel):
     change: Change | None = Field(description="FY2025 initial vs FY2024 initial, where both exist")
     parent: ProgramRef | None
     sub_measures: list[SubMeasure]
-    same_scheme_as: list[str]
+    same_scheme_as: list[SameScheme]
+    fiscal_year: str | None = Field(description="the fiscal year of the budget the sheet belongs to")
+    phase: str | None = Field(description="the budget phase as the sheet says it, e.g. 令和6年度補正")
     units: list[Unit]
     flows: list[Flow]
     rates: list[Rate] = Field(description="rates by beneficiary class, of this program and its sub-measures")
@@ -272,3 +296,42 @@ def _iri(name: str, value: str | None, kind: str) -> URIRef | None:
             return found
     raise ApiError(400, f"{name}: {value!r} is neither a slug (e.g. {'sme-support-r7' if kind == 'program' else 'jetro'}) "
                         "nor a compact name of this dataset (e.g. actor:…)")
+
+
+class SearchHit(BaseModel):
+    kind: str = Field(description="program, body, unit, instrument, category, query, organisation …")
+    kind_ja: str
+    kind_en: str
+    id: str = Field(examples=["orgs:jetro"])
+    iri: str
+    label_ja: str
+    label_en: str
+    detail: str = Field(description="fiscal year and phase of a program, a corporate number …")
+    matched: str = Field(description="the text that matched, when not the label")
+    href: str = Field(description="the page of this server that shows it")
+
+
+class SearchAnswer(BaseModel):
+    q: str
+    count: int
+    groups: dict[str, list[SearchHit]] = Field(description="hits by kind, kinds in display order")
+
+
+@router.get("/search", response_model=SearchAnswer, summary="Search everything people name", responses=_ERRORS)
+def search(
+    request: Request,
+    q: str = Query(..., min_length=1, max_length=200, description="words to find (Japanese or English; kana, "
+                                                                  "width and spaces do not matter)"),
+    kind: str | None = Query(None, max_length=40, description="only this kind, e.g. program or body"),
+    limit: int = Query(50, ge=1, le=500),
+) -> dict[str, Any]:
+    """Programs (titles, sub-measures, purpose text, rates), bodies (abbreviations, alternative labels),
+    units, instruments, categories, named queries and recipients (name or corporate number): the
+    site's search, from a full-text index built once per graph."""
+    from server.web import search_results
+
+    hits = search_results(request, q, [kind] if kind else None, limit)
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for h in hits:
+        groups.setdefault(h["kind"], []).append(h)
+    return {"q": q, "count": len(hits), "groups": groups}

@@ -43,6 +43,7 @@ from typing import Any
 
 import jinja2
 from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -113,7 +114,7 @@ def make_templates() -> Jinja2Templates:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(oku=oku, yen=yen, href=local_path, compact=compact)
+    env.filters.update(oku=oku, yen=yen, href=local_path, compact=compact, markdown=web.markdown_html)
     env.globals["version"] = __version__
     return Jinja2Templates(env=env)
 
@@ -272,6 +273,7 @@ def create_app(store: Store, *, query_timeout: float = 10.0, max_rows: int = 100
     install_handlers(app)
     app.add_middleware(ScopedCORS)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(GZipMiddleware, minimum_size=500)  # every text response, pages and data alike
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(sparql.router)
     app.include_router(linked_data.router)

@@ -18,8 +18,8 @@ from typing import Any
 from rdflib import Literal, URIRef
 from rdflib.namespace import RDF, RDFS, SKOS, XSD
 
-from kg import queries, views
-from kg.formats import compact
+from kg import names, queries, views
+from kg.formats import compact, rate_label
 from kg.load import ID, PREFIXES
 from kg.store import Store, Table, Term
 
@@ -34,6 +34,7 @@ __all__ = [
     "list_flows",
     "list_programs",
     "local_path",
+    "phase_of",
     "program_detail",
     "py",
     "search_programs",
@@ -148,19 +149,42 @@ def _split(value: Term | None) -> list[str]:
     return [v for v in str(value).split("\x1f") if v] if value is not None else []
 
 
+def phase_of(store: Store) -> dict[str, tuple[str | None, str | None]]:
+    """Each program's (fiscal year, budget phase) by compact id, e.g. ``('2024', '令和6年度補正')``."""
+    return {compact(n.iri): (n.fiscal_year, n.phase) for n in names.index(store).names if n.kind == "program"}
+
+
+def arrow_text(instruments_ja: list[str], rates: list[str]) -> str:
+    """An arrow's instrument and rates, each said once: 補助（定額）, not 補助（定額）（定額）.
+
+    Examples
+    --------
+    >>> arrow_text(["補助（定額）"], ["定額"]), arrow_text(["補助"], ["1/2以内", "定額"])
+    ('補助（定額）', '補助（1/2以内、定額）')
+    """
+    text = "・".join(instruments_ja)
+    extra = [r for r in rates if r not in text]
+    return f"{text}（{'、'.join(extra)}）" if extra else text
+
+
 # ---------------------------------------------------------------- home page
 
 def headline(store: Store) -> dict[str, Any]:
     """Counts for the home page and the budget totals (named query ``budget-totals``)."""
+    rows = _named(store, "budget-totals")
+    cats = [str(r["category"]) for r in rows]
+    labels_ja, labels_en = names.labels(store, cats), names.labels(store, cats, lang="en")
     totals = [
         {
             "fiscal_year": py(r["fiscal_year"]),
             "category": py(r["category"]),
+            "category_ja": labels_ja.get(str(r["category"]), ""),
+            "category_en": labels_en.get(str(r["category"]), ""),
             "total": py(r["total"]),
             "programs": py(r["programs"]),
             "includes_approximate": py(r["includes_approximate"]),
         }
-        for r in _named(store, "budget-totals")
+        for r in rows
     ]
     fy2025 = next((t for t in totals if t["fiscal_year"] == 2025 and t["category"] == "jf:InitialBudget"), None)
     return {
@@ -224,6 +248,7 @@ def list_programs(store: Store, *, q: str | None = None, sheets_only: bool = Fal
     budgets = _budgets(store)
     lines = {py(r["program"]): py(r["text"]) for r in _select(store, _SHEET_LINES)}
     needle = _fold(q) if q else None
+    phases = phase_of(store)
     out = []
     for r in _named(store, "programs"):
         pid = py(r["program"])
@@ -244,6 +269,8 @@ def list_programs(store: Store, *, q: str | None = None, sheets_only: bool = Fal
             "line_start": py(r["line_start"]),
             "line_end": py(r["line_end"]),
             "budgets": budgets.get(pid, []),
+            "fiscal_year": phases.get(pid, (None, None))[0],
+            "phase": phases.get(pid, (None, None))[1],
         })
     return out
 
@@ -344,9 +371,11 @@ def list_flows(store: Store, *, program: URIRef | None = None, body: URIRef | No
         filters.append("FILTER (?funder = ?body || ?recipient = ?body)")
         bindings["body"] = body
     sparql = _FLOWS % {"filter": "\n  ".join(filters)}
+    phases = phase_of(store)
     out = []
     for r in _select(store, sparql, bindings):
         instruments = [compact(i) for i in _split(r["instruments"])]
+        fy, phase = phases.get(py(r["of"]), (None, None))
         out.append({
             "id": py(r["flow"]),
             "program": py(r["of"]),
@@ -361,6 +390,9 @@ def list_flows(store: Store, *, program: URIRef | None = None, body: URIRef | No
             "source_text": py(r["source_text"]),
             "source_line": py(r["source_line"]),
             "uncertain": bool(py(r["uncertain"])),
+            "arrow": arrow_text(_split(r["instruments_ja"]), _split(r["rates"])),
+            "fiscal_year": fy,
+            "phase": phase,
         })
     return out
 
@@ -372,6 +404,63 @@ def _about(store: Store, iri: URIRef) -> list[tuple[URIRef, Term]]:
 
 def _lang(values: Iterable[Term], lang: str) -> list[str]:
     return [str(v) for v in values if isinstance(v, Literal) and v.language == lang]
+
+
+_RATES = _PFX + """
+SELECT ?rate ?holder ?program ?rate_text ?num ?den ?value ?fixed ?condition ?line
+       (GROUP_CONCAT(DISTINCT STR(?category); separator="\x1f") AS ?categories)
+       (GROUP_CONCAT(DISTINCT ?category_ja; separator="\x1f") AS ?categories_ja) WHERE {
+  ?program jf:partOf* ?top .
+  { ?program jf:rate ?rate . BIND (?program AS ?holder) }
+  UNION { ?holder jf:ofProgram ?program ; jf:rate ?rate }
+  OPTIONAL { ?rate jf:rateText ?rate_text }
+  OPTIONAL { ?rate jf:rateNumerator ?num ; jf:rateDenominator ?den }
+  OPTIONAL { ?rate jf:rateValue ?value }
+  OPTIONAL { ?rate jf:isFixedAmount ?fixed }
+  OPTIONAL { ?rate jf:condition ?condition }
+  OPTIONAL { ?rate jf:sourceLine ?line }
+  OPTIONAL { ?rate jf:appliesTo ?category .
+             OPTIONAL { ?category skos:prefLabel ?category_ja FILTER (LANG(?category_ja) = "ja") } }
+}
+GROUP BY ?rate ?holder ?program ?rate_text ?num ?den ?value ?fixed ?condition ?line
+ORDER BY ?line ?rate
+"""
+
+_SOURCES = _PFX + """
+SELECT ?source ?label_ja ?label_en WHERE {
+  ?program <http://www.w3.org/ns/prov#wasDerivedFrom> ?source .
+  OPTIONAL { ?source rdfs:label ?label_ja FILTER (LANG(?label_ja) = "ja") }
+  OPTIONAL { ?source rdfs:label ?label_en FILTER (LANG(?label_en) = "en") }
+}
+ORDER BY ?source
+"""
+
+
+def program_rates(store: Store, program: URIRef) -> list[dict[str, Any]]:
+    """Every rate of *program*, its sub-measures and their arrows, one row per rate, class or not.
+
+    ``label`` is the rate as a fraction (:func:`kg.formats.rate_label`: 1/2以内, 定額, 10/10);
+    ``classes_ja`` the beneficiary classes it names (empty for a rate of the whole program or arrow).
+    """
+    out = []
+    for r in _select(store, _RATES, {"top": program}):
+        text = py(r["rate_text"])
+        label = "定額" if py(r["fixed"]) is True and not r["num"] else rate_label(
+            py(r["num"]), py(r["den"]), py(r["value"]), text)
+        out.append({
+            "id": py(r["rate"]),
+            "program": py(r["program"]),
+            "on_flow": py(r["holder"]) != py(r["program"]),
+            "label": label or text or "",
+            "text": text,
+            "value": py(r["value"]),
+            "fixed": py(r["fixed"]) is True,
+            "classes": [compact(c) for c in _split(r["categories"])],
+            "classes_ja": _split(r["categories_ja"]),
+            "condition": py(r["condition"]),
+            "source_line": py(r["line"]),
+        })
+    return out
 
 
 def program_detail(store: Store, slug: str) -> dict[str, Any] | None:
@@ -412,21 +501,12 @@ def program_detail(store: Store, slug: str) -> dict[str, Any] | None:
         }
     units: list[dict[str, Any]] = []
     for r in _select(store, _UNITS, {"program": iri}):
-        units.append({"of": py(r["of"]), "id": py(r["unit"]), "label_ja": py(r["short"]),
-                      "full_label_ja": py(r["full"])})
-    rates = [
-        {
-            "category": py(r["category"]),
-            "category_ja": py(r["category_label"]),
-            "value": py(r["value"]),
-            "text": py(r["rate_text"]),
-            "condition": py(r["condition"]),
-            "program": py(r["program"]),
-            "program_ja": py(r["program_label"]),
-        }
-        for r in _named(store, "rates-by-class")
-        if py(r["program"]) in family
-    ]
+        of = py(r["of"])
+        units.append({"of": of, "of_ja": by_id[of]["label_ja"] if of in by_id else None, "id": py(r["unit"]),
+                      "label_ja": py(r["short"]), "full_label_ja": py(r["full"])})
+    rates = program_rates(store, iri)
+    for r in rates:
+        r["program_ja"] = by_id[r["program"]]["label_ja"] if r["program"] in by_id else None
     caps = [
         {
             "of": py(r["of"]),
@@ -439,17 +519,19 @@ def program_detail(store: Store, slug: str) -> dict[str, Any] | None:
         }
         for r in _named(store, "caps", {"program": pid})
     ]
+    cap_cats = names.labels(store, [expand(c["category"]) for c in caps if c["category"]])
+    for c in caps:
+        c["category_ja"] = cap_cats.get(expand(c["category"])) if c["category"] else None
     targets = [
         {"of": py(r["of"]), "id": py(r["target"]), "text": py(r["text"]), "value": py(r["value"]),
          "unit": py(r["unit"]), "year": py(r["year"])}
         for r in _named(store, "program-targets", {"program": pid})
     ]
     parent = by_id.get(me["parent"]) if me["parent"] else None
-    sources = []
-    for s in props.get(URIRef(PROV_DERIVED), []):
-        labels = [o for p, o in _about(store, s) if p == RDFS.label] if isinstance(s, URIRef) else []  # type: ignore[arg-type]
-        sources.append({"id": py(s), "label_ja": next(iter(_lang(labels, "ja")), None),
-                        "label_en": next(iter(_lang(labels, "en")), None)})
+    sources = [{"id": py(r["source"]), "label_ja": py(r["label_ja"]), "label_en": py(r["label_en"])}
+               for r in _select(store, _SOURCES, {"program": iri})]
+    for t_ in targets:
+        t_["of_ja"] = by_id[t_["of"]]["label_ja"] if t_["of"] in by_id else None
     return {
         **{k: me[k] for k in ("id", "slug", "iri", "label_ja", "label_en", "notation", "is_sheet",
                               "budget_line_text", "line_start", "line_end", "budgets")},
@@ -461,7 +543,14 @@ def program_detail(store: Store, slug: str) -> dict[str, Any] | None:
              "notation": by_id[c]["notation"], "budgets": by_id[c]["budgets"]}
             for c in children.get(pid, [])
         ],
-        "same_scheme_as": sorted(py(o) for o in props.get(URIRef(JF + "sameSchemeAs"), [])),
+        "same_scheme_as": [
+            {"id": s, "label_ja": by_id[s]["label_ja"] if s in by_id else None,
+             "label_en": by_id[s]["label_en"] if s in by_id else None,
+             "phase": by_id[s]["phase"] if s in by_id else None}
+            for s in sorted(py(o) for o in props.get(URIRef(JF + "sameSchemeAs"), []))
+        ],
+        "fiscal_year": me["fiscal_year"],
+        "phase": me["phase"],
         "change": change,
         "units": units,
         "flows": list_flows(store, program=iri),
@@ -516,6 +605,59 @@ def concept_labels(store: Store) -> dict[str, str]:
     return {py(r["concept"]): str(r["label"]) for r in _select(store, _CONCEPT_LABELS)}
 
 
+_CAP_LABELS = _PFX + """
+SELECT ?concept ?label WHERE { ?concept skos:prefLabel ?label FILTER (LANG(?label) = "ja") }
+"""
+
+
+def flow_order(programs: Mapping[str, Mapping[str, Any]]) -> Any:
+    """A sort key for flows: budget phase, then the sheet in source order, then the program, then the hop."""
+    def key(f: Mapping[str, Any]) -> tuple[Any, ...]:
+        prog = programs.get(f["program"], {})
+        return (f.get("fiscal_year") or "", f.get("phase") or "", prog.get("line_start") or 0,
+                f["program"], f.get("hop") or 0, f.get("source_line") or 0, f["id"])
+    return key
+
+
+def body_budgets(store: Store, body: URIRef, programs: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """What *body* is involved in, per program and fiscal year, with the budget the data states for it.
+
+    The sheets give no amount per arrow, so the amount is the budget of the program the body's
+    arrow belongs to, or of the nearest program above it with a budget; ``basis`` says which:
+    ``program`` (a sub-measure's own budget) or ``sheet`` (the whole sheet's budget, シート全体の予算額 —
+    not what this body receives).
+    """
+    involved: set[str] = set()
+    for r in _select(store, _PFX + """
+        SELECT DISTINCT ?of WHERE { ?flow a jf:FundingFlow ; jf:ofProgram ?of ; jf:funder|jf:recipient ?body }""",
+                     {"body": body}):
+        involved.add(py(r["of"]))
+    rows: dict[tuple[str, Any, Any], dict[str, Any]] = {}
+    for of in sorted(involved):
+        holder, seen = of, set()
+        while holder in programs and not programs[holder]["budgets"] and programs[holder]["parent"] \
+                and holder not in seen:
+            seen.add(holder)
+            holder = programs[holder]["parent"]
+        me = programs.get(holder)
+        if me is None:
+            continue
+        for b in me["budgets"]:
+            key = (holder, b["fiscal_year"], b["category"])
+            if key in rows:
+                rows[key]["via"].append(of)
+                continue
+            rows[key] = {
+                "program": holder, "program_ja": me["label_ja"], "program_en": me["label_en"],
+                "phase": me["phase"], "fiscal_year": b["fiscal_year"], "category": b["category"],
+                "category_ja": b["category_ja"], "amount": b["amount"], "approximate": b["approximate"],
+                "basis": "sheet" if me["is_sheet"] else "program", "via": [of],
+                "line_start": me["line_start"],
+            }
+    return sorted(rows.values(), key=lambda r: (r["fiscal_year"] or 0, r["category"] or "", r["line_start"] or 0,
+                                                r["program"]))
+
+
 def body_detail(store: Store, slug: str) -> dict[str, Any] | None:
     """A named or listed body ``orgs:<slug>``: labels, what it channels, its programs and flows.
 
@@ -533,6 +675,8 @@ def body_detail(store: Store, slug: str) -> dict[str, Any] | None:
     bid = compact(str(iri))
     channel = channel_of(store, bid)
     labels = {row["id"]: row for row in list_programs(store)}
+    flows = list_flows(store, body=iri)
+    flows.sort(key=flow_order(labels))
     roles = [
         {"program": py(r["program"]), "program_ja": py(r["program_label"]), "sheet": py(r["sheet"]),
          "role": py(r["role"]), "instrument_ja": py(r["instrument_label"])}
@@ -543,11 +687,18 @@ def body_detail(store: Store, slug: str) -> dict[str, Any] | None:
     label_en = next(iter(_lang(props.get(RDFS.label, []), "en")), None)
     channel["label_ja"] = channel["label_ja"] or label_ja or ""
     channel["label_en"] = channel["label_en"] or label_en or ""
+    types = sorted(py(o) for o in props.get(RDF.type, []))
+    mentioned = [*types, *category, *channel["funders"], *channel["instruments_in"], *channel["instruments_out"],
+                 *channel["recipient_categories"]]
+    found = names.labels(store, [expand(m) for m in mentioned])
+    found_en = names.labels(store, [expand(m) for m in mentioned], lang="en")
     return {
         "id": bid,
         "slug": slug,
         "iri": str(iri),
-        "types": sorted(py(o) for o in props.get(RDF.type, [])),
+        "types": types,
+        "names": {m: found.get(expand(m), "") for m in mentioned},
+        "names_en": {m: found_en.get(expand(m), "") for m in mentioned},
         "label_ja": label_ja,
         "label_en": label_en,
         "alt_labels_ja": sorted(_lang(props.get(SKOS.altLabel, []), "ja")),
@@ -556,5 +707,7 @@ def body_detail(store: Store, slug: str) -> dict[str, Any] | None:
         "channel": channel,
         "labels": {**concept_labels(store), **{k: v["label_ja"] for k, v in labels.items()}},
         "roles": roles,
-        "flows": list_flows(store, body=iri),
+        "budgets": body_budgets(store, iri, labels),
+        "program_phases": {k: v["phase"] for k, v in labels.items()},
+        "flows": flows,
     }

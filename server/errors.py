@@ -3,7 +3,9 @@
 Every error body is ``{"error": {"status": int, "title": str, "detail": str}}``: ``title`` is the
 HTTP reason phrase, ``detail`` says what went wrong and how to fix it. Handlers here turn
 :class:`ApiError`, Starlette's HTTP errors, request-validation errors and :mod:`kg` errors into
-that shape; nothing else writes error bodies.
+that shape; nothing else writes error bodies. A browser asking for a page (``Accept: text/html``
+preferred, outside the data routes) gets the same error as the site's HTML error page
+(:func:`html_error`); API clients keep the JSON.
 
 Statuses follow the house style: 400 malformed query or parameter, 401 no bearer token where one
 is needed, 403 refused (updates on a read-only server, a wrong token, SERVICE, LOAD), 404 unknown
@@ -15,12 +17,14 @@ timed out or server busy, 500 only for bugs.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kg.errors import KGError, MissingRenderer, QueryError, StoreError, UnknownName
@@ -141,8 +145,51 @@ def install_handlers(app: FastAPI) -> None:
     async def server_error(request: Request, exc: Exception) -> JSONResponse:
         return error_response(500, f"internal server error ({type(exc).__name__}); this is a bug, please report it")
 
-    app.add_exception_handler(ApiError, api_error)
-    app.add_exception_handler(StarletteHTTPException, http_error)
-    app.add_exception_handler(RequestValidationError, validation_error)
-    app.add_exception_handler(KGError, kg_error)
-    app.add_exception_handler(Exception, server_error)
+    def by_accept(handler: Any) -> Any:
+        async def answer(request: Request, exc: Exception) -> Response:
+            response: JSONResponse = await handler(request, exc)
+            return html_error(request, response) or response
+        return answer
+
+    app.add_exception_handler(ApiError, by_accept(api_error))
+    app.add_exception_handler(StarletteHTTPException, by_accept(http_error))
+    app.add_exception_handler(RequestValidationError, by_accept(validation_error))
+    app.add_exception_handler(KGError, by_accept(kg_error))
+    app.add_exception_handler(Exception, by_accept(server_error))
+
+
+_DATA_PATHS = ("/api/", "/sparql", "/admin/", "/void", "/openapi.json", "/assets/", "/static/")
+
+
+def wants_html(request: Request) -> bool:
+    """A browser asking for a page: ``text/html`` preferred over JSON in ``Accept``, outside the data routes."""
+    if request.url.path.startswith(_DATA_PATHS) or request.url.path.endswith((".svg", ".json", ".ico", ".js")):
+        return False
+    best: dict[str, float] = {}
+    for part in request.headers.get("accept", "").split(","):
+        media, *params = [x.strip() for x in part.split(";")]
+        q = 1.0
+        for prm in params:
+            if prm.startswith("q="):
+                try:
+                    q = float(prm[2:])
+                except ValueError:
+                    q = 0.0
+        best[media.lower()] = max(q, best.get(media.lower(), 0.0))
+    html = max(best.get("text/html", 0.0), best.get("application/xhtml+xml", 0.0))
+    return html > 0 and html >= best.get("application/json", 0.0)
+
+
+def html_error(request: Request, response: JSONResponse) -> Response | None:
+    """The error of *response* as the site's HTML error page, when :func:`wants_html`; else ``None``."""
+    state = getattr(request.app.state, "kg", None)
+    if state is None or not wants_html(request):
+        return None
+    try:
+        body = json.loads(bytes(response.body))["error"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-type", "content-length")}
+    page: Response = state.templates.TemplateResponse(request, "error.html", {"error": body},
+                                                      status_code=response.status_code, headers=headers)
+    return page

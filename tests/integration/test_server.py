@@ -571,8 +571,8 @@ def test_body_page(client, app_store) -> None:
         VALUES ?c {{ <{ID}instrument/grant> <{ID}instrument/fixed-amount-subsidy> }}
         ?c <{SKOS.prefLabel}> ?label FILTER (LANG(?label) = "ja") }}""").rows}
     assert labels[ID + "instrument/grant"] == "交付金"
-    for iri, label in labels.items():  # instruments in and out, by their Japanese labels
-        assert f'title="instrument:{iri.rsplit("/", 1)[1]}">{label}</a>' in page
+    for iri, label in labels.items():  # instruments in and out, by their Japanese labels (ids only in data-id)
+        assert re.search(rf'data-id="instrument:{iri.rsplit("/", 1)[1]}"[^>]*>{label}</a>', page)
     assert_error(client.get("/bodies/no-such-body"), 404, "orgs:no-such-body")
 
 
@@ -586,28 +586,33 @@ def test_query_page_named_query(client, app_store) -> None:
     assert f'href="/programs/{SHEET14}"' in page
     share = re.search(r'class="share" type="text" readonly value="([^"]+)"', page).group(1)
     assert "name=body-programs" in share and "body=orgs%3Asmrj" in share
-    links = dict(re.findall(r'<a href="([^"]+)" class="download">(\w+)</a>', page))
-    assert set(links.values()) == {"CSV", "JSON", "TSV"}
+    links = dict(re.findall(r'<a class="download" href="([^"]+)">(\w+)</a>', page))
+    assert set(links.values()) == {"CSV", "JSON"}
     csv_url = next(u for u, label in links.items() if label == "CSV").replace("&amp;", "&")
-    download = client.get(csv_url)
+    download = client.get("/query" + csv_url)
     assert media(download) == "text/csv" and "attachment" in download.headers["content-disposition"]
-    rows = list(csv.DictReader(io.StringIO(download.text)))
+    assert download.content.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM: Excel on Japanese Windows reads it
+    rows = list(csv.DictReader(io.StringIO(download.content.decode("utf-8-sig"))))
     assert len(rows) == len(expected.rows)
-    assert {r["program"] for r in rows} >= {ID + f"program/{SHEET14}"}
+    assert "中小企業生産性革命推進事業" in {r["program"] for r in rows}  # labels, not IRIs
+    assert not any(v.startswith(("http", "program:")) for r in rows for v in r.values())
     json_url = next(u for u, label in links.items() if label == "JSON").replace("&amp;", "&")
-    assert len(client.get(json_url).json()["results"]["bindings"]) == len(expected.rows)
+    assert len(client.get("/query" + json_url).json()["rows"]) == len(expected.rows)
+    raw = dict(re.findall(r'<a href="([^"]+)" class="raw-download">([\w ]+)</a>', page))
+    srj = next(u for u, label in raw.items() if label == "SPARQL JSON").replace("&amp;", "&")
+    assert len(client.get(srj).json()["results"]["bindings"]) == len(expected.rows)
 
 
 def test_query_page_free_sparql_and_errors(client) -> None:
     page = client.get("/query", params={"sparql": AMOUNT_QUERY}).text
-    assert "<th>amount</th>" in page and "340000000000" in page
+    assert 'data-sort="amount"' in page and 'data-yen="340000000000"' in page and ">3,400億円<" in page
     bad = client.get("/query", params={"sparql": "SELECT * WHERE {"})
     assert bad.status_code == 400 and media(bad) == "text/html"
     assert 'id="error"' in bad.text and "SPARQL syntax error" in bad.text
     update = client.get("/query", params={"sparql": "DROP ALL"})
     assert update.status_code == 403 and "read-only" in update.text
     missing = client.get("/query", params={"name": "caps", "program": "not an iri"})
-    assert missing.status_code == 400 and "not an IRI" in missing.text
+    assert missing.status_code == 404 and "unknown program" in missing.text
     assert_error(client.get("/query", params={"sparql": CONSTRUCT_QUERY, "format": "csv"}), 400, "ttl")
     turtle = client.get("/query", params={"sparql": CONSTRUCT_QUERY, "format": "ttl"})
     assert rdflib.Graph().parse(data=turtle.text, format="turtle").value(SUPPLEMENTARY_14, JF.amount) == Literal(
@@ -618,10 +623,11 @@ def test_pages_load_nothing_from_elsewhere(client) -> None:
     for path in ["/", "/query", "/docs", "/ont", f"/programs/{SHEET14}", "/bodies/jetro", "/id/org/jetro",
                  "/search?q=IT"]:
         page = client.get(path, headers={"Accept": HTML_ACCEPT}).text
-        assets = re.findall(r'(?:src|href)="([^"]*\.(?:js|css|woff2?|png|svg)(?:\?[^"]*)?)"', page)
+        assets = re.findall(r'(?:src|href)="([^"]*\.(?:js|css|woff2?|png|svg|ico)(?:\?[^"]*)?)"', page)
         assert "http://testserver/static/style.css" in assets, path
-        # every other asset is a picture this server draws itself (scheme diagrams, the Sankey)
-        others = [a for a in assets if a != "http://testserver/static/style.css"]
+        # every other asset is the icon or a picture this server draws itself (scheme diagrams, the Sankey)
+        local = ("http://testserver/static/style.css", "http://testserver/static/favicon.svg", "/favicon.ico")
+        others = [a for a in assets if a not in local]
         assert all(re.fullmatch(r"/(programs/[\w-]+/diagram\.svg|sankey\.svg\?[^\"]*)", a) for a in others), (path, others)
         assert "<script" not in page, path
     assert client.get("/static/style.css").status_code == 200
@@ -665,7 +671,8 @@ def test_api_program_change_and_rates(client, app_store) -> None:
     assert isinstance(rates, Table)
     expected = {(str(r["rate_text"]), str(r["category"]).rsplit("/", 1)[-1]) for r in rates.dicts()
                 if "/program/go-tech-r7" in str(r["program"])}
-    assert {(r["text"], r["category"].split(":")[1]) for r in go_tech["rates"]} == expected and expected
+    with_class = {(r["text"], c.split(":")[1]) for r in go_tech["rates"] for c in r["classes"]}
+    assert with_class == expected and expected
 
 
 def test_api_programs_list(client, app_store) -> None:

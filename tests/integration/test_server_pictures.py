@@ -37,5 +37,6 @@ def test_home_embeds_sankey_and_links_interactive(client) -> None:
     assert svg.status_code == 200 and "<svg" in svg.text
     html = client.get("/sankey", params={"fy": 2024, "category": "supplementary"})
     assert html.status_code == 200
-    assert re.findall(r"<script[^>]+src=", html.text) == []  # plotly.js inline, nothing fetched
+    sources = re.findall(r"<script[^>]+src=\"([^\"]+)\"", html.text)
+    assert sources and all(s.startswith(("/", "http://testserver/")) for s in sources)  # nothing from elsewhere
     assert client.get("/sankey", params={"category": "nope"}).status_code == 400
