@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
+import pyoxigraph as ox
 import pytest
 import rdflib
 from rdflib import Literal, Namespace, URIRef
@@ -307,29 +308,69 @@ def test_body_matches_are_the_blocks_of_5_2_and_5_3() -> None:
 
 # ---------------------------------------------------------------- the comparison query
 
+# (PR fiscal year, PR category, PR request?) -> the 2-1 total-row column it is compared with
+COMPARED = {
+    (2024, "InitialBudget", False): "initial",
+    (2024, "SupplementaryBudget", False): "supplementary",
+    (2025, "InitialBudget", True): "request",
+}
+
 
 def _rs_turtle(budget_rows: dict[str, list[dict[str, str]]]) -> str:
-    """RS programs in the importer's contract vocabulary, from the 2-1 total rows (and nothing else)."""
+    """RS programs as the importer writes them (jf:ReviewProgram, per-year totals, zero amounts
+    left out, the request under the review year), from the 2-1 total rows only."""
     g = rdflib.Graph()
     for rs_id in sorted(BRIDGED_IDS):
         program = URIRef(f"https://example.org/rs/program/{rs_id}")
-        g.add((program, RDF.type, JF.Program))
+        g.add((program, RDF.type, JF.ReviewProgram))
         g.add((program, JF.rsProjectId, Literal(rs_id)))
-        total = _total_2024(budget_rows[rs_id])
-        for key, year, category, request in (
-            ("initial", "2024", JF.InitialBudget, False),
-            ("supplementary", "2024", JF.SupplementaryBudget, False),
-            ("request", "2025", JF.InitialBudget, True),
-        ):
-            b = URIRef(f"https://example.org/rs/budget/{rs_id}-{key}")
+        (total,) = [r for r in budget_rows[rs_id] if r["予算年度"] == "2024" and r["会計区分"] == ""]
+        for column, category in (("当初予算（合計）", JF.InitialBudget), ("補正予算（合計）", JF.SupplementaryBudget),
+                                 ("計（歳出予算現額合計）", JF.CurrentAppropriation),
+                                 ("翌年度要求額（合計）", JF.NextYearRequest)):
+            if _yen(total[column]) == 0:
+                continue
+            b = URIRef(f"https://example.org/rs/budget/{rs_id}-{_category(category)}")
             g.add((program, JF.budget, b))
             g.add((b, RDF.type, JF.BudgetAmount))
-            g.add((b, JF.amount, Literal(total[key], datatype=XSD.integer)))
-            g.add((b, JF.fiscalYear, Literal(year, datatype=XSD.gYear)))
+            g.add((b, JF.amount, Literal(_yen(total[column]), datatype=XSD.integer)))
+            g.add((b, JF.fiscalYear, Literal("2024", datatype=XSD.gYear)))
             g.add((b, JF.budgetCategory, category))
-            if request:
-                g.add((b, JF.isRequest, Literal(True)))
     return g.serialize(format="turtle")
+
+
+def _expected(budget_rows) -> dict[tuple[str, int, str], tuple[int, int | None, set[str]]]:
+    """(sheet, year, category) -> (PR amount, RS sum or None, RS ids), computed from the CSV rows."""
+    out = {}
+    for sheet in SHEETS:
+        ids = {_one(m, JF.rsProjectId) for m in GRAPH.subjects(JF.prSheet, sheet)}
+        requests = {(int(str(GRAPH.value(b, JF.fiscalYear))), _category(GRAPH.value(b, JF.budgetCategory)))
+                    for b in GRAPH.objects(sheet, JF.budget) if GRAPH.value(b, JF.isRequest) == Literal(True)}
+        for (year, category), pr in _pr_budgets(sheet).items():
+            column = COMPARED.get((year, category, (year, category) in requests))
+            amounts = [_total_2024(budget_rows[i])[column] for i in ids] if column else []
+            rs = sum(amounts) if any(amounts) else None
+            out[(f"program:{_id(sheet)}", year, f"jf:{category}")] = (pr, rs, ids)
+    return out
+
+
+def _check_answer(rows: list[dict], expected) -> int:
+    answer = {(plain(r["program"]), int(str(r["fiscal_year"])), plain(r["category"])): r for r in rows}
+    assert set(answer) == set(expected)
+    compared = 0
+    for key, (pr, rs, ids) in expected.items():
+        row = answer[key]
+        assert int(row["pr_amount"]) == pr, key
+        assert set(str(row["rs_project_ids"]).split()) == ids, key
+        if rs is None:
+            assert row["rs_amount"] is None and row["difference"] is None, key
+        else:
+            assert row["rs_amount"] is not None, key
+            assert (int(row["rs_amount"]), int(row["difference"])) == (rs, rs - pr), key
+            compared += 1
+    sheet14 = answer[("program:sme-productivity-revolution-r6s", 2024, "jf:SupplementaryBudget")]
+    assert (int(sheet14["rs_amount"]), int(sheet14["difference"])) == (339_986_201_000, -13_799_000)
+    return compared
 
 
 @needs_rs
@@ -337,31 +378,41 @@ def test_comparison_query_gives_the_difference(tmp_path: Path, budget_rows) -> N
     rs_file = tmp_path / "rs.ttl"
     rs_file.write_text(_rs_turtle(budget_rows), encoding="utf-8")
     store = EmbeddedStore.from_paths([*PROGRAMS, BRIDGE, rs_file])
-    answer = {(plain(r["program"]), int(str(r["fiscal_year"])), plain(r["category"])): r
-              for r in queries.get("pr-rs-budget").run(store).dicts()}
-    expected = 0
-    for sheet in SHEETS:
-        ids = {_one(m, JF.rsProjectId) for m in GRAPH.subjects(JF.prSheet, sheet)}
-        rs = defaultdict(int)
-        for rs_id in ids:
-            total = _total_2024(budget_rows[rs_id])
-            rs[(2024, "InitialBudget")] += total["initial"]
-            rs[(2024, "SupplementaryBudget")] += total["supplementary"]
-            rs[(2025, "InitialBudget")] += total["request"]
-        for (year, category), pr in _pr_budgets(sheet).items():
-            row = answer[(f"program:{_id(sheet)}", year, f"jf:{category}")]
-            assert int(row["pr_amount"]) == pr
-            assert set(str(row["rs_project_ids"]).split()) == ids
-            if (year, category) in rs:
-                assert int(row["rs_amount"]) == rs[(year, category)]
-                assert int(row["difference"]) == rs[(year, category)] - pr
-                expected += 1
-            else:
-                assert row["rs_amount"] is None and row["difference"] is None
-    assert len(answer) == sum(len(_pr_budgets(s)) for s in SHEETS)
-    assert expected >= 30
-    sheet14 = answer[("program:sme-productivity-revolution-r6s", 2024, "jf:SupplementaryBudget")]
-    assert (int(sheet14["rs_amount"]), int(sheet14["difference"])) == (339_986_201_000, -13_799_000)
+    rows = queries.get("pr-rs-budget").run(store).dicts()
+    assert _check_answer(rows, _expected(budget_rows)) >= 40
+    request = {(plain(r["program"]), plain(r["compared_with"])) for r in rows if int(str(r["fiscal_year"])) == 2025}
+    assert ("program:sme-support-r7", "jf:NextYearRequest") in request
+
+
+@needs_rs
+def test_comparison_query_on_the_imported_rs_data(tmp_path: Path) -> None:
+    """The real importer on the real 1-2 and 2-1 rows of the bridged sheets (cut to those rows)."""
+    rs = pytest.importorskip("kg.importers.rs", reason="the RS importer (kg/importers/rs.py) is not there")
+    from kg.importers.rs_files import discover
+
+    cut: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for prefix in ("1-2", "2-1"):
+        (path,) = RS_DIR.glob(f"{prefix}_*.zip")
+        with zipfile.ZipFile(path) as zf:
+            (name,) = zf.namelist()
+            with zf.open(name) as raw:
+                reader = csv.DictReader(io.TextIOWrapper(raw, encoding="utf-8-sig", newline=""))
+                fields = list(reader.fieldnames or [])
+                kept = [row for row in reader if row["予算事業ID"] in BRIDGED_IDS]
+        with open(tmp_path / Path(name).name, "w", encoding="utf-8-sig", newline="") as out:
+            writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\r\n")
+            writer.writeheader()
+            writer.writerows(kept)
+        cut[prefix] = kept
+    store = EmbeddedStore.from_paths([*PROGRAMS, BRIDGE])
+    # The importer writes the RS named graph; the query reads the default graph, so the quads go there
+    # (as a store whose default graph is the union of its graphs would show them).
+    store.raw.extend(ox.Quad(q.subject, q.predicate, q.object) for q in rs.RSImporter().quads(discover([tmp_path])))
+    rows = queries.get("pr-rs-budget").run(store).dicts()
+    by_id: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for row in cut["2-1"]:
+        by_id[row["予算事業ID"]].append(row)
+    assert _check_answer(rows, _expected(by_id)) >= 40
 
 
 def test_comparison_query_without_rs_data_lists_the_pr_side() -> None:
