@@ -205,10 +205,19 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_load(args: argparse.Namespace) -> int:
+    import os
+
     from kg.load import data_sources, ontology_sources
     from kg.store import RemoteStore
 
-    store = RemoteStore(args.store)
+    auth = None
+    user = args.user or os.environ.get("KG_STORE_USER")
+    if user:
+        password = os.environ.get("KG_STORE_PASSWORD")
+        if password is None:
+            raise KGError(f"user {user} needs the password in $KG_STORE_PASSWORD")
+        auth = (user, password)
+    store = RemoteStore(args.store, graph_store=args.graph_store, auth=auth)
     files = ontology_sources() + ([Path(p) for p in args.paths] if args.paths else data_sources())
     with _progress(f"loading into {args.store}…"):
         n = store.load(files)
@@ -422,7 +431,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("load", help="push ontology + data into a SPARQL store (Graph Store Protocol)")
     p.add_argument("paths", nargs="*", metavar="PATH")
     p.add_argument("--store", metavar="URL", required=True, help="the store's query endpoint, e.g. "
-                   "http://127.0.0.1:7878/query")
+                   "http://127.0.0.1:7878/query or http://127.0.0.1:8890/sparql?default-graph-uri=IRI (Virtuoso)")
+    p.add_argument("--user", metavar="NAME",
+                   help="user that may write (password in $KG_STORE_PASSWORD; default: $KG_STORE_USER)")
+    p.add_argument("--graph-store", metavar="URL", help="Graph Store Protocol endpoint (default: asked of the "
+                   "server: Virtuoso's /sparql-graph-crud-auth, else /store beside the query endpoint)")
     p.set_defaults(func=cmd_load)
 
     p = sub.add_parser("diagram", help="draw a program's funding scheme (or every program with --all)")

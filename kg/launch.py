@@ -1,7 +1,7 @@
 """Start servers as child processes on loopback, wait until they answer, and stop them.
 
-Used by the end-to-end tests and the benchmarks (``kg serve``, ``oxigraph serve``); one place for
-port choice, readiness polling and clean shutdown.
+Used by the end-to-end tests and the benchmarks (``kg serve``, ``oxigraph serve``, OpenLink
+Virtuoso); one place for port choice, readiness polling and clean shutdown.
 
 Examples
 --------
@@ -13,19 +13,23 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
+from urllib.parse import quote
 
 import httpx
 
 from kg.errors import KGError
 
-__all__ = ["free_port", "kg_serve_command", "launched", "start", "stop", "wait_ready"]
+__all__ = ["VIRTUOSO_GRAPH", "Virtuoso", "free_port", "kg_serve_command", "launched", "start", "stop", "virtuoso",
+           "virtuoso_ini", "wait_ready"]
 
 # A child started through this trampoline gets SIGTERM when the process that started it dies
 # (PR_SET_PDEATHSIG survives exec), so no server outlives a killed test run. No preexec_fn, which
@@ -108,3 +112,107 @@ def launched(command: Sequence[str], ready_url: str, *, env: Mapping[str, str] |
             yield proc
         finally:
             stop(proc)
+
+
+# ---------------------------------------------------------------- OpenLink Virtuoso
+
+VIRTUOSO_GRAPH = "https://w3id.org/jp-funding/graph"
+"""The graph Virtuoso keeps the data in: Virtuoso has no default graph of its own (a query without
+``default-graph-uri`` sees every graph, its system graphs too)."""
+
+
+@dataclass(frozen=True)
+class Virtuoso:
+    """A running Virtuoso: its SPARQL endpoint and the credentials :meth:`kg.store.RemoteStore.load` needs."""
+
+    url: str
+    """The SPARQL endpoint with ``default-graph-uri`` set to :data:`VIRTUOSO_GRAPH`."""
+    http_port: int
+    sql_port: int
+    folder: Path
+    user: str = "dba"
+    password: str = "dba"
+    """Virtuoso's initial dba password: the server listens on 127.0.0.1 only and lives as long as the test."""
+
+
+def virtuoso_ini(folder: Path, http_port: int, sql_port: int, *, memory_mb: int = 100) -> str:
+    """A ``virtuoso.ini`` keeping the database in *folder*, listening on 127.0.0.1 only.
+
+    *memory_mb* sizes the page buffers (8 kB each; Virtuoso's guide: about 1 GB per 100M
+    triples, plus room for the queries). Results are never cut (``ResultSetMaxRows``) and no
+    time limit returns partial rows (``MaxQueryExecutionTime = 0``: the client's timeout rules).
+    """
+    buffers = max(memory_mb * 1024 // 8, 2000)
+    db = folder / "virtuoso"
+    return f"""[Database]
+DatabaseFile = {db}.db
+ErrorLogFile = {db}.log
+LockFile = {db}.lck
+TransactionFile = {db}.trx
+xa_persistent_file = {db}.pxa
+TempStorage = TempDatabase
+
+[TempDatabase]
+DatabaseFile = {db}-temp.db
+TransactionFile = {db}-temp.trx
+
+[Parameters]
+ServerPort = 127.0.0.1:{sql_port}
+DisableUnixSocket = 1
+DisableTcpSocket = 0
+CaseMode = 2
+DirsAllowed = ., {folder}
+NumberOfBuffers = {buffers}
+MaxDirtyBuffers = {buffers * 3 // 4}
+CheckpointInterval = 60
+ThreadsPerQuery = 2
+
+[HTTPServer]
+ServerPort = 127.0.0.1:{http_port}
+ServerRoot = {folder}
+ServerThreads = 16
+MaxClientConnections = 16
+MaxKeepAlives = 16
+Charset = UTF-8
+EnabledGzipContent = 0
+
+[SPARQL]
+ResultSetMaxRows = 100000000
+MaxQueryCostEstimationTime = 100000
+MaxQueryExecutionTime = 0
+"""
+
+
+def virtuoso_command() -> str | None:
+    """The Virtuoso server program (Debian package ``virtuoso-opensource``), or ``None``."""
+    return shutil.which("virtuoso-t")
+
+
+@contextlib.contextmanager
+def virtuoso(folder: Path, *, memory_mb: int = 100, timeout: float = 120.0) -> Iterator[Virtuoso]:
+    """Run a new, empty Virtuoso with its database in *folder*; stop it afterwards.
+
+    Raises
+    ------
+    KGError
+        ``virtuoso-t`` is not installed, or it did not start (with the end of its log).
+
+    Examples
+    --------
+    >>> print(virtuoso_ini(Path("/tmp/v"), 8890, 1111).splitlines()[1])
+    DatabaseFile = /tmp/v/virtuoso.db
+    """
+    exe = virtuoso_command()
+    if exe is None:
+        raise KGError("virtuoso-t is not installed; on Debian: apt-get install virtuoso-opensource")
+    folder.mkdir(parents=True, exist_ok=True)
+    http_port, sql_port = free_port(), free_port()
+    while sql_port == http_port:
+        sql_port = free_port()
+    ini = folder / "virtuoso.ini"
+    ini.write_text(virtuoso_ini(folder, http_port, sql_port, memory_mb=memory_mb), encoding="utf-8")
+    endpoint = f"http://127.0.0.1:{http_port}/sparql"
+    with launched([exe, "+configfile", str(ini), "+foreground"], f"{endpoint}?query=ASK%20%7B%7D", cwd=folder,
+                  log=folder / "virtuoso.out", timeout=timeout, describe="virtuoso-t"):
+        yield Virtuoso(f"{endpoint}?default-graph-uri={quote(VIRTUOSO_GRAPH, safe='')}", http_port, sql_port,
+                       folder)

@@ -20,10 +20,12 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import httpx
 import pyoxigraph as ox
@@ -31,7 +33,7 @@ import rdflib
 from rdflib.namespace import XSD
 from rdflib.term import BNode, Literal, URIRef
 
-from kg.errors import QueryError, StoreError
+from kg.errors import KGError, QueryError, StoreError, TurtleSyntaxError
 from kg.load import check_syntax, data_sources, expand, ontology_sources
 
 __all__ = [
@@ -308,36 +310,168 @@ class EmbeddedStore:
         return f"embedded pyoxigraph {ox.__version__} ({self.count()} triples from {len(self.files)} files)"
 
 
+class _Credentials(httpx.Auth):
+    """HTTP authentication as the server asks for it: Digest (Virtuoso) or Basic (Fuseki, GraphDB)."""
+
+    def __init__(self, user: str, password: str) -> None:
+        self._digest = httpx.DigestAuth(user, password)
+        self._basic = httpx.BasicAuth(user, password)
+        self._scheme: str | None = None
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if self._scheme == "basic":
+            yield from self._basic.auth_flow(request)
+            return
+        if self._scheme == "digest":
+            yield from self._digest.auth_flow(request)
+            return
+        response = yield request
+        challenge = response.headers.get("www-authenticate", "")
+        if response.status_code != 401 or not challenge:
+            return
+        self._scheme = "digest" if challenge.lower().startswith("digest") else "basic"
+        flow = (self._digest if self._scheme == "digest" else self._basic).auth_flow(request)
+        retry = next(flow)  # the flow's first request: with Digest, still without credentials
+        if self._scheme == "digest":
+            retry = flow.send(response)  # answer the challenge we already have
+        yield retry
+
+
+def _has_blank(triple: ox.Triple | ox.Quad) -> bool:
+    return isinstance(triple.subject, ox.BlankNode) or isinstance(triple.object, ox.BlankNode)
+
+
+def _blank_groups(triples: list[ox.Triple]) -> list[list[ox.Triple]]:
+    """*triples* (each with a blank node) grouped so that triples sharing a blank node are together."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def blanks(t: ox.Triple) -> list[str]:
+        return [n.value for n in (t.subject, t.object) if isinstance(n, ox.BlankNode)]
+
+    for t in triples:
+        ends = blanks(t)
+        for other in ends[1:]:
+            parent[find(other)] = find(ends[0])
+    groups: dict[str, list[ox.Triple]] = defaultdict(list)
+    for t in triples:
+        groups[find(blanks(t)[0])].append(t)
+    return list(groups.values())
+
+
+def _batches(quads: Iterable[ox.Quad], size: int) -> Iterator[tuple[ox.NamedNode | ox.DefaultGraph, list[ox.Triple]]]:
+    """Split *quads* into ``(graph, triples)`` batches of about *size* triples.
+
+    Every request is a new document for the server, so a blank node's label means the same node
+    only within one request: triples that share blank nodes (e.g. an OWL list) are kept in one
+    batch, grouped with a union-find over their blank nodes.
+    """
+    plain: dict[ox.NamedNode | ox.DefaultGraph, list[ox.Triple]] = defaultdict(list)
+    blank: dict[ox.NamedNode | ox.DefaultGraph, list[ox.Triple]] = defaultdict(list)
+    for q in quads:
+        graph = q.graph_name if isinstance(q.graph_name, ox.NamedNode) else ox.DefaultGraph()
+        triple = ox.Triple(q.subject, q.predicate, q.object)
+        if _has_blank(triple):
+            blank[graph].append(triple)
+            continue
+        plain[graph].append(triple)
+        if len(plain[graph]) >= size:
+            yield graph, plain.pop(graph)
+    for graph, triples in plain.items():
+        yield graph, triples
+    for graph, triples in blank.items():
+        batch: list[ox.Triple] = []
+        for group in _blank_groups(triples):
+            batch.extend(group)
+            if len(batch) >= size:
+                yield graph, batch
+                batch = []
+        if batch:
+            yield graph, batch
+
+
+_RDF_FORMATS = {".ttl": ox.RdfFormat.TURTLE, ".nt": ox.RdfFormat.N_TRIPLES, ".nq": ox.RdfFormat.N_QUADS,
+                ".trig": ox.RdfFormat.TRIG}
+
+
+def _read_quads(path: Path) -> Iterator[ox.Quad]:
+    """The quads of one file (Turtle, N-Triples, N-Quads or TriG, by its extension), as parsed.
+
+    Raises
+    ------
+    kg.errors.TurtleSyntaxError
+        The file does not parse (with its line and column).
+    KGError
+        The extension is none of these, or the file cannot be read.
+    """
+    fmt = _RDF_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise KGError(f"{path}: cannot load a {path.suffix or 'extensionless'} file; "
+                      f"use one of {', '.join(sorted(_RDF_FORMATS))}")
+    if fmt is ox.RdfFormat.TURTLE:
+        check_syntax(path)  # file:line:column for the usual case
+    try:
+        yield from ox.parse(path=str(path), format=fmt, base_iri=path.resolve().as_uri())
+    except SyntaxError as exc:
+        raise TurtleSyntaxError(path, exc.lineno, exc.offset, str(exc.msg if hasattr(exc, "msg") else exc)) from None
+    except OSError as exc:
+        raise KGError(f"{path}: cannot read: {exc.strerror}") from None
+
+
 class RemoteStore:
-    """A SPARQL 1.1 endpoint.
+    """A SPARQL 1.1 endpoint: queries over the SPARQL Protocol, loading over the Graph Store Protocol.
+
+    Tested against ``oxigraph serve`` and OpenLink Virtuoso 7.2 (``tests/e2e/test_parity.py``).
+    Queries are sent as HTML-form POSTs (``query=…``), which every server reads; Virtuoso 7.2 never
+    answers a POST of ``application/sparql-query`` (openlink/virtuoso-opensource#842).
 
     Parameters
     ----------
     url : str
-        The query endpoint, e.g. ``http://127.0.0.1:7878/query``.
+        The query endpoint, e.g. ``http://127.0.0.1:7878/query``. SPARQL Protocol parameters in it
+        are kept: ``http://127.0.0.1:8890/sparql?default-graph-uri=IRI`` queries the graph *IRI*
+        (Virtuoso queries the union of all its graphs, system graphs included, without one), and
+        :meth:`load` puts triples of the default graph into that graph.
     graph_store : str, optional
-        Graph Store Protocol endpoint for :meth:`load`; default: ``/store`` beside *url*
-        (Oxigraph's layout).
+        Graph Store Protocol endpoint for :meth:`load`; default: ``/sparql-graph-crud-auth``
+        (with *auth*) or ``/sparql-graph-crud`` beside *url* when the server says it is Virtuoso,
+        else ``/store`` beside *url* (Oxigraph's layout).
+    auth : (user, password), optional
+        Credentials for loading; Digest or Basic, as the server asks.
     timeout : float
         Seconds to wait for an answer.
     """
 
-    def __init__(self, url: str, *, graph_store: str | None = None, timeout: float = 60.0) -> None:
+    def __init__(self, url: str, *, graph_store: str | None = None, auth: tuple[str, str] | None = None,
+                 timeout: float = 60.0) -> None:
         self.url = url
-        self.graph_store = graph_store or re.sub(r"/(query|sparql)/?$", "/store", url)
+        parts = urlsplit(url)
+        self.default_graph: str | None = parse_qs(parts.query).get("default-graph-uri", [None])[0]
+        self._base = urlunsplit((parts.scheme, parts.netloc, "", "", ""))
+        self._path = parts.path
+        self._graph_store = graph_store
+        self._auth = _Credentials(*auth) if auth else None
         self._client = httpx.Client(timeout=timeout)
 
-    def _post(self, url: str, *, content: bytes, content_type: str, accept: str | None = None,
-              params: Mapping[str, str] | None = None) -> httpx.Response:
-        headers = {"Content-Type": content_type}
-        if accept:
-            headers["Accept"] = accept
+    def _send(self, method: str, url: str, *, content: bytes | None = None, data: Mapping[str, str] | None = None,
+              headers: Mapping[str, str] | None = None, params: Mapping[str, str] | None = None,
+              auth: httpx.Auth | None = None) -> httpx.Response:
         try:
-            resp = self._client.post(url, content=content, headers=headers, params=params)
+            resp = self._client.request(method, url, content=content, data=data, headers=headers, params=params,
+                                        auth=auth if auth is not None else httpx.USE_CLIENT_DEFAULT)
         except httpx.HTTPError as exc:
             raise StoreError(f"cannot reach the SPARQL store at {url}: {exc}") from None
         if resp.status_code == 400:
-            raise QueryError(f"the store at {url} rejected the query: {resp.text.strip()[:500]}")
+            raise QueryError(f"the store at {url} rejected the request: {resp.text.strip()[:500]}")
+        if resp.status_code in (401, 403):
+            hint = ("give a user that may write (kg load --user NAME, password in $KG_STORE_PASSWORD)"
+                    if self._auth is None else "check the user and $KG_STORE_PASSWORD")
+            raise StoreError(f"the store at {url} refused access (HTTP {resp.status_code}); {hint}")
         if resp.status_code >= 300:
             raise StoreError(f"the store at {url} answered HTTP {resp.status_code}: {resp.text.strip()[:500]}")
         return resp
@@ -349,8 +483,8 @@ class RemoteStore:
         if form == "UPDATE":
             raise QueryError("updates are not run through query()")
         if form in ("SELECT", "ASK"):
-            resp = self._post(self.url, content=text.encode(), content_type="application/sparql-query",
-                              accept="application/sparql-results+json")
+            resp = self._send("POST", self.url, data={"query": text},
+                              headers={"Accept": "application/sparql-results+json"})
             try:
                 data = resp.json()
             except json.JSONDecodeError:
@@ -360,28 +494,80 @@ class RemoteStore:
             names = tuple(data["head"]["vars"])
             rows = tuple(tuple(_from_json(b.get(n)) for n in names) for b in data["results"]["bindings"])
             return Table(names, rows)
-        resp = self._post(self.url, content=text.encode(), content_type="application/sparql-query",
-                          accept="application/n-triples")
+        resp = self._send("POST", self.url, data={"query": text},
+                          headers={"Accept": "application/n-triples, text/turtle;q=0.9"})
+        media = resp.headers.get("content-type", "application/n-triples").split(";")[0].strip().lower()
+        fmt = ox.RdfFormat.from_media_type(media)
+        if fmt is None:
+            raise StoreError(f"the store at {self.url} answered a graph in an unknown type {media!r}")
         g = rdflib.Graph()
-        g.parse(data=resp.text, format="nt")
+        for t in ox.parse(resp.content, format=fmt):
+            g.add((_from_ox(t.subject), _from_ox(t.predicate), _from_ox(t.object)))  # type: ignore[arg-type]
         return g
 
-    def load(self, paths: Sequence[Path | str]) -> int:
-        """POST each file to the default graph with the Graph Store Protocol."""
+    def _server(self) -> str:
+        """The ``Server`` header of the query endpoint (``Virtuoso/07.20.3229 …``), or ``""``."""
+        resp = self._send("GET", self.url, params={"query": "ASK {}"},
+                          headers={"Accept": "application/sparql-results+json"})
+        return resp.headers.get("server", "")
+
+    def graph_store(self) -> str:
+        """The Graph Store Protocol endpoint :meth:`load` writes to (asks the server when not given)."""
+        if self._graph_store is None:
+            folder = re.sub(r"/[^/]*$", "", self._path)
+            if self._server().lower().startswith("virtuoso"):
+                crud = "/sparql-graph-crud-auth" if self._auth else "/sparql-graph-crud"
+                self._graph_store = f"{self._base}{folder}{crud}"
+            else:
+                self._graph_store = f"{self._base}{folder}/store"
+        return self._graph_store
+
+    def load(self, paths: Sequence[Path | str], *, batch: int = 50_000) -> int:
+        """Add RDF files with the Graph Store Protocol (``POST`` of Turtle); return the triples read.
+
+        Every file is parsed here first, so a file that does not parse stops the load before
+        anything is sent, and the server gets absolute IRIs only (relative ones are resolved
+        against the file, as the embedded store does). Triples go in requests of about *batch*
+        triples, those sharing a blank node in the same request. Triples of the default graph go
+        to the store's default graph, or to the URL's ``default-graph-uri`` if it has one; quads
+        of named graphs (N-Quads, TriG) to their graph.
+
+        Raises
+        ------
+        kg.errors.TurtleSyntaxError
+            A file does not parse.
+        StoreError
+            The store cannot be reached or refuses the data (the message says why).
+        """
         files = expand(paths)
         for f in files:
-            check_syntax(f)  # refuse before sending anything
+            for _ in _read_quads(f):  # refuse before sending anything
+                pass
+        target = self.graph_store()
         n = 0
         for f in files:
-            data = f.read_bytes()
-            self._post(self.graph_store, content=data, content_type="text/turtle", params={"default": ""})
-            n += sum(1 for _ in ox.parse(data, format=ox.RdfFormat.TURTLE, base_iri=f.resolve().as_uri()))
+            for graph, triples in _batches(_read_quads(f), batch):
+                n += len(triples)
+                if isinstance(graph, ox.NamedNode):
+                    params = {"graph": graph.value}
+                elif self.default_graph:
+                    params = {"graph": self.default_graph}
+                elif "sparql-graph-crud" in target:
+                    raise StoreError(
+                        f"Virtuoso keeps no default graph of its own; name one in the store URL: "
+                        f"{self.url}{'&' if '?' in self.url else '?'}default-graph-uri=https://w3id.org/jp-funding/graph")
+                else:
+                    params = {"default": ""}
+                # Turtle as pyoxigraph writes it: integers as bare numerals, which Virtuoso 7.2 keeps
+                # as xsd:integer; it turns "3500000000"^^xsd:integer (past 32 bits) into xsd:decimal
+                body = ox.serialize(triples, format=ox.RdfFormat.TURTLE)
+                self._send("POST", target, content=body, params=params,
+                           headers={"Content-Type": "text/turtle"}, auth=self._auth)
         return n
 
     def count(self) -> int:
         """Number of triples, by a COUNT query."""
-        table = self.query("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")
-        assert isinstance(table, Table)
+        table = as_table(self.query("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"))
         return int(table.rows[0][0])  # type: ignore[arg-type]
 
     def describe(self) -> str:
