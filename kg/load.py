@@ -43,6 +43,9 @@ PREFIXES: dict[str, str] = {
     **{name: f"{ID}{name}/" for name in (
         "actor", "budget", "cap", "category", "flow", "instrument", "program", "rate", "source", "target", "unit")},
     "orgs": f"{ID}org/",
+    **{name: f"{ID}{name}/" for name in ("comparator", "fact", "horizon")},
+    "deadline": f"{ID}deadline-kind/",
+    "eligibility": f"{ID}eligibility-kind/",
 }
 """Prefixes used in every file of the project, for readable output."""
 
