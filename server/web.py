@@ -432,7 +432,9 @@ async def query_page(
             defaults = _examples(q)
             current = {p.name: params.get(p.name, "") for p in q.params} if q is active else {
                 p.name: defaults.get(p.name, "") for p in q.params}
-            out.append({"q": q, "fields": [_field(store, p, current[p.name]) for p in q.params]})
+            doc = re.sub(r"(?<![\w`])((?:jf|rdfs|skos|org|prov|dcterms):[A-Za-z][\w-]*)", r"`\1`", q.description)
+            out.append({"q": q, "fields": [_field(store, p, current[p.name]) for p in q.params],
+                        "doc": markdown_html(doc)})
         return out
 
     context = {

@@ -71,7 +71,7 @@ def _channels_dot(data: _Data) -> str:
     for key, (label, kind) in nodes.items():
         n = len(members[key])
         extra = f"\n（{n}主体）" if key.startswith(("executing:", "beneficiary:")) and n > 1 else ""
-        attrs = {"label": label + extra, "tooltip": key, **_KIND_STYLE[kind]}
+        attrs = {"label": label + extra, "tooltip": label.replace("\n", ""), **_KIND_STYLE[kind]}
         out.append(f"    {_q(key)} [{_attrs(attrs)}];")
     if STATE in nodes:
         out.append(f"    {{ rank=source; {_q(STATE)}; }}")

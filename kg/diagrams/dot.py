@@ -111,7 +111,6 @@ def _title(data: _Data, s: _Scheme) -> str:
     root = data.programs.get(parents[-1]) if parents else p
     if root is not None and root.budget_line:
         lines.append(f'<FONT POINT-SIZE="11">{_h(root.budget_line)}</FONT>')
-    lines.append(f'<FONT POINT-SIZE="9" COLOR="#566573">{_h(p.iri)}</FONT>')
     return "<" + "<BR/>".join(lines) + ">"
 
 

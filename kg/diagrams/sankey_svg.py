@@ -42,7 +42,7 @@ def _sankey_dot(data: _Data, fiscal_year: int, category: str, programs: list[str
         label = "\n".join([*_wrap(n.label, 14), _yen(through.get(n.key, 0))])
         dark = n.kind in ("state", "agency", "international")
         attrs = {"label": label, "fillcolor": colour if dark else colour + "55", "color": colour,
-                 "fontcolor": "white" if dark else "black", "tooltip": n.key}
+                 "fontcolor": "white" if dark else "black", "tooltip": n.label}
         out.append(f"    {_q(n.key)} [{_attrs(attrs)}];")
     out.append(f"    {{ rank=source; {_q(STATE)}; }}")
     for (s, t), v in sorted(pairs.items(), key=lambda kv: -kv[1]):

@@ -120,7 +120,7 @@ def _node_tooltip(data: _Data, actor: str) -> str:
     a = data.actors.get(actor)
     if a is None:
         return actor
-    parts = [a.ja, a.en, a.category_label if a.category_label != a.ja else "", actor]
+    parts = [a.ja, a.en, a.category_label if a.category_label != a.ja else ""]
     return " — ".join(p for p in parts if p)
 
 
@@ -132,7 +132,6 @@ def _flow_tooltip(f: _Flow) -> str:
         parts.append("資金の移転ではない")
     if f.uncertain:
         parts.append("読み取りに不確実な点あり")
-    parts.append(f"{f.iri}（{f.program}）")
     return " | ".join(parts)
 
 
