@@ -32,6 +32,7 @@ BRIDGE = ROOT / "graph_data" / "rs-bridge.ttl"
 PROGRAMS = sorted((ROOT / "graph_data" / "programs").glob("*.ttl"))
 RS_DIR = ROOT.parent / "shared" / "data" / "rs2024"
 OKU = 100_000_000
+CORP = "https://w3id.org/jp-funding/id/corp/"
 # PR figures are printed to two or three significant digits of 億円; RS amounts are exact yen.
 # The largest gap among the bridged sheets is sheet 17 (six RS sheets, 2.5 %); see docs/rs-bridge-review.md.
 TOLERANCE = Decimal("0.03")
@@ -301,6 +302,9 @@ def test_body_matches_are_the_blocks_of_5_2_and_5_3() -> None:
             assert payees[key] == {(str(recipient), str(number) if number else "")}, _id(b)
         if number is not None:
             assert _check_digit_ok(str(number)), _id(b)
+            assert GRAPH.value(b, JF.rsRecipient) == URIRef(f"{CORP}{number}"), _id(b)
+        else:
+            assert GRAPH.value(b, JF.rsRecipient) is None, _id(b)
         actor = GRAPH.value(b, JF.genericActor)
         assert (actor, JF.actorInProgram, GRAPH.value(match, JF.prSheet)) in GRAPH, _id(b)
     assert len(wanted) >= 20
@@ -384,14 +388,14 @@ def test_comparison_query_gives_the_difference(tmp_path: Path, budget_rows) -> N
     assert ("program:sme-support-r7", "jf:NextYearRequest") in request
 
 
-@needs_rs
-def test_comparison_query_on_the_imported_rs_data(tmp_path: Path) -> None:
-    """The real importer on the real 1-2 and 2-1 rows of the bridged sheets (cut to those rows)."""
+def _import_cut(tmp_path: Path, prefixes: tuple[str, ...]) -> tuple[EmbeddedStore, dict[str, list[dict[str, str]]]]:
+    """The PR sheets + bridge, and the real importer's quads for the bridged sheets' rows of *prefixes*
+    (each RS file cut to those rows, in its published layout)."""
     rs = pytest.importorskip("kg.importers.rs", reason="the RS importer (kg/importers/rs.py) is not there")
     from kg.importers.rs_files import discover
 
-    cut: dict[str, list[dict[str, str]]] = defaultdict(list)
-    for prefix in ("1-2", "2-1"):
+    cut: dict[str, list[dict[str, str]]] = {}
+    for prefix in prefixes:
         (path,) = RS_DIR.glob(f"{prefix}_*.zip")
         with zipfile.ZipFile(path) as zf:
             (name,) = zf.namelist()
@@ -405,14 +409,44 @@ def test_comparison_query_on_the_imported_rs_data(tmp_path: Path) -> None:
             writer.writerows(kept)
         cut[prefix] = kept
     store = EmbeddedStore.from_paths([*PROGRAMS, BRIDGE])
-    # The importer writes the RS named graph; the query reads the default graph, so the quads go there
-    # (as a store whose default graph is the union of its graphs would show them).
+    # The importer writes the RS named graph; the quads go to the default graph here so that the test
+    # does not depend on whether the store queries the union of its graphs.
     store.raw.extend(ox.Quad(q.subject, q.predicate, q.object) for q in rs.RSImporter().quads(discover([tmp_path])))
+    return store, cut
+
+
+@needs_rs
+def test_comparison_query_on_the_imported_rs_data(tmp_path: Path) -> None:
+    """The real importer on the real 1-2 and 2-1 rows of the bridged sheets."""
+    store, cut = _import_cut(tmp_path, ("1-2", "2-1"))
     rows = queries.get("pr-rs-budget").run(store).dicts()
     by_id: dict[str, list[dict[str, str]]] = defaultdict(list)
     for row in cut["2-1"]:
         by_id[row["予算事業ID"]].append(row)
     assert _check_answer(rows, _expected(by_id)) >= 40
+
+
+@needs_rs
+def test_named_bodies_are_members_of_the_imported_blocks(tmp_path: Path) -> None:
+    """Each recorded recipient is, in the importer's output, a member of the recorded block of the sheet."""
+    store, _ = _import_cut(tmp_path, ("1-2", "5-2", "5-3"))
+    checked = 0
+    for b in BODIES:
+        recipient = GRAPH.value(b, JF.rsRecipient)
+        if recipient is None:
+            continue
+        (match,) = GRAPH.subjects(JF.bodyMatch, b)
+        ask = f"""PREFIX jf: <{JF}>
+            ASK {{
+                ?program jf:rsProjectId "{_one(match, JF.rsProjectId)}" .
+                FILTER NOT EXISTS {{ ?m jf:prSheet ?program }}
+                ?block a jf:SpendingBlock ; jf:ofProgram ?program ; jf:blockId "{_one(b, JF.rsBlockId)}" ;
+                    jf:member <{recipient}> .
+                <{recipient}> jf:corporateNumber "{_one(b, JF.rsCorporateNumber)}" .
+            }}"""
+        assert store.query(ask) is True, _id(b)
+        checked += 1
+    assert checked >= 20
 
 
 def test_comparison_query_without_rs_data_lists_the_pr_side() -> None:
