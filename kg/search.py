@@ -127,6 +127,7 @@ class SearchIndex:
             CREATE TABLE IF NOT EXISTS entry (
                 id INTEGER PRIMARY KEY, iri TEXT NOT NULL, kind TEXT NOT NULL, label_ja TEXT NOT NULL,
                 label_en TEXT NOT NULL, detail TEXT NOT NULL, keys TEXT NOT NULL, rank INTEGER NOT NULL,
+                text TEXT NOT NULL DEFAULT '',
                 UNIQUE (kind, iri));
             CREATE INDEX IF NOT EXISTS entry_keys ON entry (keys);
             CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(name, body, tokenize='trigram');
@@ -150,8 +151,9 @@ class SearchIndex:
                     self._db.execute("DELETE FROM fts WHERE rowid = ?", old)
                 keys = " ".join(fold(k) for k in e.keys)
                 cur = self._db.execute(
-                    "INSERT INTO entry (iri, kind, label_ja, label_en, detail, keys, rank) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (e.iri, e.kind, e.label_ja, e.label_en, e.detail, keys, e.rank))
+                    "INSERT INTO entry (iri, kind, label_ja, label_en, detail, keys, rank, text) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (e.iri, e.kind, e.label_ja, e.label_en, e.detail, keys, e.rank, e.text))
                 name = fold(f"{e.label_ja} {e.label_en}")
                 body = fold(f"{e.text} {e.detail} {keys}")
                 self._db.execute("INSERT INTO fts (rowid, name, body) VALUES (?, ?, ?)", (cur.lastrowid, name, body))
@@ -185,13 +187,13 @@ class SearchIndex:
             kind_args = list(kinds)
         if all(len(w) >= 3 for w in words):
             match = " AND ".join('"' + w.replace('"', '""') + '"' for w in words)
-            sql = ("SELECT e.iri, e.kind, e.label_ja, e.label_en, e.detail, e.keys, e.rank, fts.name, fts.body, "
+            sql = ("SELECT e.iri, e.kind, e.label_ja, e.label_en, e.detail, e.keys, e.rank, fts.name, e.text, "
                    "bm25(fts, 10.0, 1.0) FROM fts JOIN entry e ON e.id = fts.rowid "
                    f"WHERE fts MATCH ?{kind_sql}")
             args: list[object] = [match, *kind_args]
         else:
             likes = " AND ".join("(fts.name LIKE ? ESCAPE '\\' OR fts.body LIKE ? ESCAPE '\\')" for _ in words)
-            sql = ("SELECT e.iri, e.kind, e.label_ja, e.label_en, e.detail, e.keys, e.rank, fts.name, fts.body, 0.0 "
+            sql = ("SELECT e.iri, e.kind, e.label_ja, e.label_en, e.detail, e.keys, e.rank, fts.name, e.text, 0.0 "
                    f"FROM fts JOIN entry e ON e.id = fts.rowid WHERE {likes}{kind_sql}")
             args = []
             for w in words:
@@ -200,11 +202,11 @@ class SearchIndex:
             args += kind_args
         rows = self._db.execute(sql + " LIMIT ?", [*args, max(limit * 20, 500)]).fetchall()
         hits = []
-        for iri, kind, ja, en, detail, keys, rank, name, body, score in rows:
+        for iri, kind, ja, en, detail, keys, rank, name, raw, score in rows:
             key_hit = joined in keys.split()
             in_name = all(w in name for w in words)
             order = (0 if key_hit else 1 if fold(ja) == joined or fold(en) == joined else 2 if in_name else 3)
-            matched = "" if in_name else _snippet(body, words[0])
+            matched = "" if in_name else _snippet(raw, words[0])
             hits.append((order, round(float(score), 6), int(rank), Hit(iri, kind, ja, en, detail, matched, float(score))))
         hits.sort(key=lambda t: (t[0], t[1], t[2], t[3].label_ja))
         return [h for *_, h in hits[:limit]]
@@ -229,12 +231,18 @@ class SearchIndex:
         return index
 
 
-def _snippet(body: str, word: str, width: int = 24) -> str:
-    i = body.find(word)
-    if i < 0:
-        return ""
-    start = max(0, i - width // 2)
-    return ("…" if start else "") + body[start:i + len(word) + width] + ("…" if i + len(word) + width < len(body) else "")
+def _snippet(text: str, word: str, width: int = 40) -> str:
+    """The line of *text* (as written, not folded) in which the folded *word* occurs, cut to about *width*."""
+    for line in text.splitlines():
+        folded = fold(line)
+        i = folded.find(word)
+        if i < 0:
+            continue
+        if len(line) <= width:
+            return line.strip()
+        start = max(0, min(i, len(line)) - width // 3)
+        return ("…" if start else "") + line[start:start + width].strip() + ("…" if start + width < len(line) else "")
+    return ""
 
 
 # ---------------------------------------------------------------- what the store names
@@ -264,7 +272,7 @@ GROUP BY ?s ?kind
 """
 
 _PROGRAM_TEXT = _PFX + """
-SELECT ?p (GROUP_CONCAT(DISTINCT STR(?t); separator=" ") AS ?text) WHERE {
+SELECT ?p (GROUP_CONCAT(DISTINCT STR(?t); separator="\\n") AS ?text) WHERE {
   ?p a jf:Program .
   {
     ?p rdfs:comment|jf:budgetLineText ?t
@@ -311,9 +319,9 @@ def store_entries(store: Store) -> Iterator[Entry]:
     for r in _rows(store, _LABELS):
         iri, kind = r["s"], r["kind"]
         detail = ""
-        text = " ".join(x for x in (r.get("alts", ""), r.get("abbr", "")) if x)
+        text = "\n".join(x for x in (r.get("alts", ""), r.get("abbr", "")) if x)
         if kind == "program":
-            text += " " + texts.get(iri, "")
+            text += "\n" + texts.get(iri, "")
             name = names.get(iri)
             detail = name.phase or "" if name is not None else ""
         yield Entry(iri, kind, r.get("ja") or r.get("en") or plain_local(iri), r.get("en", ""), detail=detail,

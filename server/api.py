@@ -331,7 +331,9 @@ def search(
     from server.web import search_results
 
     hits = search_results(request, q, [kind] if kind else None, limit)
-    groups: dict[str, list[dict[str, Any]]] = {}
+    from kg.search import KINDS
+
+    groups: dict[str, list[dict[str, Any]]] = {k: [] for k in KINDS}
     for h in hits:
         groups.setdefault(h["kind"], []).append(h)
-    return {"q": q, "count": len(hits), "groups": groups}
+    return {"q": q, "count": len(hits), "groups": {k: v for k, v in groups.items() if v}}

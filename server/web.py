@@ -118,9 +118,10 @@ def search(request: Request, q: str = Query("", max_length=200),
     recipients — whose labels or text contain ``q``, grouped by kind."""
     kinds = [kind] if kind else None
     results = search_results(request, q, kinds) if q.strip() else []
-    groups: dict[str, list[dict[str, Any]]] = {}
+    groups: dict[str, list[dict[str, Any]]] = {k: [] for k in KINDS}
     for r in results:
         groups.setdefault(r["kind"], []).append(r)
+    groups = {k: v for k, v in groups.items() if v}  # kinds in the order of kg.search.KINDS
     return _page(request, "search.html", {"q": q, "results": results, "groups": groups, "kinds": KINDS,
                                           "kind": kind or ""})
 
@@ -216,8 +217,8 @@ BUDGET_COLUMNS = [
     Column("basis", "金額の意味", "what the amount is", filter=True),
 ]
 
-BASIS = {"sheet": "シート全体の予算額（この機関が受ける額ではない） sheet total, not this body's share",
-         "program": "個別事業の予算額 the sub-measure's own budget"}
+BASIS = {"sheet": "シート全体の予算額 sheet total", "program": "個別事業の予算額 sub-measure budget"}
+"""What a body page's amount is: the sheets give no amount per arrow (see templates/body.html)."""
 
 
 @router.get("/bodies/{slug}", name="body", response_class=HTMLResponse)
