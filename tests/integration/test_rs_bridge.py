@@ -389,8 +389,9 @@ def test_comparison_query_gives_the_difference(tmp_path: Path, budget_rows) -> N
 
 
 def _import_cut(tmp_path: Path, prefixes: tuple[str, ...]) -> tuple[EmbeddedStore, dict[str, list[dict[str, str]]]]:
-    """The PR sheets + bridge, and the real importer's quads for the bridged sheets' rows of *prefixes*
-    (each RS file cut to those rows, in its published layout)."""
+    """The PR sheets + bridge, and the real importer's quads for the METI rows of *prefixes* (policy
+    ministry 経済産業省, and the bridged sheets of other ministries), each file cut to those rows in
+    its published layout."""
     rs = pytest.importorskip("kg.importers.rs", reason="the RS importer (kg/importers/rs.py) is not there")
     from kg.importers.rs_files import discover
 
@@ -402,7 +403,8 @@ def _import_cut(tmp_path: Path, prefixes: tuple[str, ...]) -> tuple[EmbeddedStor
             with zf.open(name) as raw:
                 reader = csv.DictReader(io.TextIOWrapper(raw, encoding="utf-8-sig", newline=""))
                 fields = list(reader.fieldnames or [])
-                kept = [row for row in reader if row["予算事業ID"] in BRIDGED_IDS]
+                kept = [row for row in reader
+                        if row.get("政策所管府省庁", row.get("所管府省庁")) == "経済産業省" or row["予算事業ID"] in BRIDGED_IDS]
         with open(tmp_path / Path(name).name, "w", encoding="utf-8-sig", newline="") as out:
             writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\r\n")
             writer.writeheader()
@@ -417,8 +419,9 @@ def _import_cut(tmp_path: Path, prefixes: tuple[str, ...]) -> tuple[EmbeddedStor
 
 @needs_rs
 def test_comparison_query_on_the_imported_rs_data(tmp_path: Path) -> None:
-    """The real importer on the real 1-2 and 2-1 rows of the bridged sheets."""
+    """The real importer on the real METI rows of 1-2 and 2-1."""
     store, cut = _import_cut(tmp_path, ("1-2", "2-1"))
+    assert len({row["予算事業ID"] for row in cut["1-2"]}) >= 500  # every METI sheet, not only the bridged ones
     rows = queries.get("pr-rs-budget").run(store).dicts()
     by_id: dict[str, list[dict[str, str]]] = defaultdict(list)
     for row in cut["2-1"]:
