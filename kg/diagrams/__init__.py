@@ -15,7 +15,8 @@ The package is split along its concerns: :mod:`~kg.diagrams.data` (what is read 
 names), :mod:`~kg.diagrams.scheme` (the program-scheme model: nodes, kinds, boxes, arrows, rate and
 cap rows), :mod:`~kg.diagrams.dot` and :mod:`~kg.diagrams.mermaid` (the two writers of that model),
 :mod:`~kg.diagrams.render`, :mod:`~kg.diagrams.sankey` (apportioning and the plotly figure),
-:mod:`~kg.diagrams.sankey_svg`, :mod:`~kg.diagrams.channels` and :mod:`~kg.diagrams.gallery`.
+:mod:`~kg.diagrams.sankey_svg`, :mod:`~kg.diagrams.channels`, :mod:`~kg.diagrams.gallery`, and
+:mod:`~kg.diagrams.chain` (a chain as plain blocks and edges, for RS spending chains and pages).
 
 Rendering to SVG or PNG runs Graphviz's ``dot`` binary through the ``graphviz`` package; the DOT and
 Mermaid texts need no binary. ``graphviz`` and ``plotly`` are the ``diagrams`` extra
@@ -36,6 +37,7 @@ True
 
 from __future__ import annotations
 
+from kg.diagrams.chain import Block, Chain, Edge, chain_dot, chain_mermaid, program_chain, render_chain
 from kg.diagrams.channels import channels_svg
 from kg.diagrams.data import resolve_program
 from kg.diagrams.dot import program_dot
@@ -53,12 +55,19 @@ __all__ = [
     "PROGRAM_FORMATS",
     "STATE",
     "STATIC_FORMATS",
+    "Block",
+    "Chain",
+    "Edge",
     "SankeyLink",
     "SankeyNode",
+    "chain_dot",
+    "chain_mermaid",
     "channels_svg",
     "gallery",
+    "program_chain",
     "program_dot",
     "program_mermaid",
+    "render_chain",
     "render_program",
     "resolve_program",
     "sankey_figure",

@@ -356,3 +356,39 @@ def test_gallery_writes_every_program_and_an_index(store: EmbeddedStore, tmp_pat
         assert p.read_bytes().lstrip().startswith(b"<?xml")
         assert f'href="{p.name}"' in index
     assert 'href="sankey.html"' in index
+
+
+# ---------------------------------------------------------------- chains of blocks and edges (RS spending chains)
+
+
+@pytest.mark.parametrize("program", ["program:sme-productivity-revolution-r6s", "program:large-scale-growth-investment-r6s"])
+def test_program_chain_has_the_schemes_arrows(store, program: str) -> None:
+    chain = diagrams.program_chain(store, program)
+    dot = diagrams.program_dot(store, program)
+    drawn = set(re.findall(r'^\s+"([^"]+)" -> "([^"]+)" \[id=', dot, flags=re.MULTILINE))
+    assert {(e.source, e.target) for e in chain.edges} == drawn and drawn
+    assert {b.key for b in chain.blocks} >= {x for pair in drawn for x in pair}
+    assert chain_labels_are_labels(chain)
+
+
+def chain_labels_are_labels(chain: diagrams.Chain) -> bool:
+    return all(":" not in b.label for b in chain.blocks)
+
+
+def test_chain_writers_show_amounts_and_refuse_broken_chains() -> None:
+    chain = diagrams.Chain("RS 支出先", [diagrams.Block("s", "国", "state"), diagrams.Block("c", "株式会社A", "beneficiary")],
+                           [diagrams.Edge("s", "c", "委託", amount=4_500_000_000)])
+    assert "45億円" in diagrams.chain_dot(chain) and "45億円" in diagrams.chain_mermaid(chain)
+    with pytest.raises(UnknownFormat):
+        diagrams.render_chain(chain, fmt="pdf")
+    broken = diagrams.Chain("x", [diagrams.Block("s", "国", "state")], [diagrams.Edge("s", "nowhere")])
+    with pytest.raises(ValueError, match="no block 'nowhere'"):
+        diagrams.chain_dot(broken)
+
+
+@needs_dot
+def test_chain_renders_svg() -> None:
+    chain = diagrams.Chain("RS", [diagrams.Block("s", "国", "state"), diagrams.Block("c", "株式会社A", "beneficiary")],
+                           [diagrams.Edge("s", "c", "補助", amount=610_000_000)])
+    svg = diagrams.render_chain(chain, fmt="svg").decode()
+    assert "<svg" in svg and "株式会社A" in svg and "6.1億円" in svg
