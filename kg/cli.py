@@ -45,7 +45,8 @@ def _progress(message: str) -> Iterator[None]:
 
 def _store(args: argparse.Namespace) -> Store:
     with _progress("loading the graph…"):
-        return open_store(getattr(args, "store", None), data=getattr(args, "data", None))
+        return open_store(getattr(args, "store", None), data=getattr(args, "data", None),
+                          location=getattr(args, "location", None))
 
 
 def _params(items: Sequence[str] | None) -> dict[str, str]:
@@ -68,8 +69,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for note in report.notes:
         print(f"note: {note}", file=sys.stderr)
     if args.format != "text":
-        graph = report.to_graph()
-        sys.stdout.write(graph.serialize(format="turtle" if args.format == "turtle" else "json-ld"))
+        sys.stdout.write(report.serialize(args.format))
         if args.format == "json":
             sys.stdout.write("\n")
     elif report.results:
@@ -360,7 +360,11 @@ def _add_label_options(p: argparse.ArgumentParser) -> None:
 def _add_store_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--store", metavar="URL", help="SPARQL endpoint to query instead of the embedded store "
                    "(default: $KG_STORE)")
-    p.add_argument("--data", metavar="PATH", nargs="+", help="Turtle files or folders to load instead of graph_data/")
+    p.add_argument("--data", metavar="PATH", nargs="+", help="Turtle files or folders to load instead of graph_data/ "
+                   "(also .nq/.trig, e.g. the output of kg import rs; queries see the union of the graphs)")
+    if not p.prog.endswith(" serve"):  # kg serve has its own --location (a writable store)
+        p.add_argument("--location", metavar="DIR", help="open an on-disk store (from kg import rs --location) "
+                       "instead of loading files")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -454,6 +458,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", metavar="FILE")
     _add_store_options(p)
     p.set_defaults(func=cmd_sankey)
+
+    from kg.importers.cli import add_import_parser  # kg import rs (issue 11)
+    add_import_parser(sub)
 
     p = sub.add_parser("serve", help="serve the SPARQL endpoint and web pages")
     p.add_argument("--host", default="127.0.0.1")

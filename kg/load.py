@@ -138,7 +138,9 @@ def check_syntax(path: Path | str) -> None:
     path = Path(path)
     data = _read(path)
     try:
-        for _ in pyoxigraph.parse(data, format=pyoxigraph.RdfFormat.TURTLE, base_iri=path.resolve().as_uri()):
+        fmt = {".nq": pyoxigraph.RdfFormat.N_QUADS, ".trig": pyoxigraph.RdfFormat.TRIG,
+               ".nt": pyoxigraph.RdfFormat.N_TRIPLES}.get(path.suffix.lower(), pyoxigraph.RdfFormat.TURTLE)
+        for _ in pyoxigraph.parse(data, format=fmt, base_iri=path.resolve().as_uri()):
             pass
     except SyntaxError as exc:
         detail = str(exc.msg if hasattr(exc, "msg") else exc)

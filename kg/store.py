@@ -209,6 +209,10 @@ class Store(Protocol):
         ...
 
 
+DATASET_FORMATS = {".nq": ox.RdfFormat.N_QUADS, ".trig": ox.RdfFormat.TRIG, ".nt": ox.RdfFormat.N_TRIPLES}
+"""Files read by extension in another format than Turtle (e.g. the output of ``kg import rs``)."""
+
+
 def _parse_into(target: ox.Store, path: Path) -> int:
     """Parse *path* with Oxigraph straight into *target* (atomic per file); return the triples added.
 
@@ -216,8 +220,9 @@ def _parse_into(target: ox.Store, path: Path) -> int:
     a third of the memory of parsing to a list of quads first.
     """
     before = len(target)
+    fmt = DATASET_FORMATS.get(path.suffix.lower(), ox.RdfFormat.TURTLE)
     try:
-        target.load(path=str(path), format=ox.RdfFormat.TURTLE, base_iri=path.resolve().as_uri())
+        target.load(path=str(path), format=fmt, base_iri=path.resolve().as_uri())
     except (SyntaxError, ValueError, OSError):
         check_syntax(path)  # raises TurtleSyntaxError with file:line:column
         raise
@@ -287,7 +292,7 @@ class EmbeddedStore:
         if form == "UPDATE":
             raise QueryError("updates are not run through query(); this store is read-only here")
         try:
-            res = self.raw.query(text)
+            res = self.raw.query(text, use_default_graph_as_union=True)
         except SyntaxError as exc:
             raise QueryError(f"SPARQL syntax error: {exc}") from None
         if isinstance(res, ox.QueryBoolean):
@@ -575,10 +580,20 @@ class RemoteStore:
         return f"remote SPARQL endpoint {self.url}"
 
 
-def open_store(url: str | None = None, *, data: Iterable[Path | str] | None = None) -> Store:
-    """Open the store to use: *url* (or ``KG_STORE``) if given, else an embedded store of *data*."""
+def open_store(url: str | None = None, *, data: Iterable[Path | str] | None = None,
+               location: str | Path | None = None) -> Store:
+    """Open the store to use: *url* (or ``KG_STORE``) if given, else the on-disk store at *location*
+    (read-only, as ``kg import rs --location`` wrote it), else an embedded store of *data*."""
     url = url or os.environ.get("KG_STORE") or None
     if url:
         return RemoteStore(url)
+    if location is not None:
+        folder = Path(location)
+        if not folder.is_dir():
+            raise StoreError(f"{folder}: no store here; make one with kg import rs … --location {folder}")
+        try:
+            return EmbeddedStore(ox.Store.read_only(str(folder)))
+        except OSError as exc:
+            raise StoreError(f"{folder}: cannot open the store: {exc}") from None
     paths = list(data) if data else None
     return EmbeddedStore.from_paths(paths)

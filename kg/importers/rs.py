@@ -29,7 +29,7 @@ import io
 import re
 import zipfile
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +53,7 @@ from kg.importers.rs_model import (
     Mapping,
     Term,
     corporate_number_ok,
+    fix_radicals,
     iri,
     ja,
     load_mapping,
@@ -102,8 +103,11 @@ class RSImporter:
     """
 
     def __init__(self, *, mapping: Mapping | None = None,
-                 curated_units: dict[tuple[str, ...], str] | None = None) -> None:
+                 curated_units: dict[tuple[str, ...], str] | None = None,
+                 ministries: Iterable[str] | None = None) -> None:
         self.m = mapping or load_mapping()
+        self.ministries = set(ministries) if ministries else None
+        """Only rows whose 府省庁 is one of these (None: every row); the others count as filtered."""
         self.curated = curated_units if curated_units is not None else _curated_units()
         self.report = Report()
         self._emitted: set[str] = set()
@@ -112,6 +116,7 @@ class RSImporter:
         self._block_files: set[str] = set()
         self._edges: list[tuple[_Edge, FileCounts, str]] = []
         self._orgs: dict[str, str] = {}
+        self._flow_iris: dict[tuple[str, str, str, int], str] = {}
         self._year = ""
 
     # -------------------------------------------------------------- public
@@ -152,11 +157,16 @@ class RSImporter:
                 raise RSImportError(f"{src.display}:1: the file is empty") from None
             cols = self._columns(src, code, header)
             last = reader.line_num
+            ministry_col = cols["府省庁"]
             seen_rows: dict[int, int] = {}
             for row in reader:
                 line = last + 1
                 last = reader.line_num
                 counts.read += 1
+                if self.ministries is not None and len(row) > ministry_col and \
+                        row[ministry_col].strip() not in self.ministries:
+                    counts.filtered += 1
+                    continue
                 if len(row) != len(header):
                     self.report.add(counts, line, "", f"{len(row)} cells where the header has {len(header)}",
                                     skipped=True)
@@ -559,23 +569,33 @@ class RSImporter:
         ministry = self._unit_chain(cells, ["府省庁"], add)
         funder = ministry[0] if edge.from_ministry and ministry else self._block(year, pid, src, edge.src_name, prog, add)
         recipient = self._block(year, pid, dst, edge.dst_name, prog, add)
-        node = ox.NamedNode(f"{prog.value}/flow/{segment(src or '0')}-{segment(dst)}")
-        if node.value in self._emitted:
-            self.report.add(counts, line, "支出先の支出先ブロック", f"a second edge {src or '(ministry)'} → {dst}; "
-                            "both are kept on one flow")
-        self._emitted.add(node.value)
+        node = ox.NamedNode(self._flow_iri(prog.value, src, dst, line))
         add(node, RDF_TYPE, iri("jf:FundingFlow"))
         add(node, "jf:ofProgram", prog)
         add(node, "jf:funder", funder)
         add(node, "jf:recipient", recipient)
         add(node, "jf:sourceLine", ox.Literal(str(line), datatype=iri("xsd:integer")))
         if edge.kind:
-            add(node, "jf:sourceText", string(edge.kind))
+            add(node, "jf:sourceText", string(fix_radicals(edge.kind)))
             concept = self.m.kind(edge.kind)
             if concept:
                 add(node, "jf:instrument", iri(concept))
         if funder == recipient:
             self.report.add(counts, line, "支出先の支出先ブロック", f"block {dst} passes money to itself")
+
+    def _flow_iri(self, prog: str, src: str, dst: str, line: int) -> str:
+        """``…/flow/A-AA``; a second edge between the same blocks (other kind text) gets ``-2``, …"""
+        key = (prog, src, dst, line)
+        if key in self._flow_iris:
+            return self._flow_iris[key]
+        base = f"{prog}/flow/{segment(src or '0')}-{segment(dst)}"
+        name, n = base, 1
+        while name in self._emitted:
+            n += 1
+            name = f"{base}-{n}"
+        self._emitted.add(name)
+        self._flow_iris[key] = name
+        return name
 
     def _finish(self) -> Iterator[ox.Quad]:
         """Hops of the 5-2 edges, and edges to blocks no other file mentions."""
@@ -599,7 +619,7 @@ class RSImporter:
                         changed = True
             for e, counts in edges:
                 h = 1 if e.from_ministry else (hop[e.src] + 1 if e.src in hop else None)
-                node = ox.NamedNode(f"{prog}/flow/{segment(e.src or '0')}-{segment(e.dst)}")
+                node = ox.NamedNode(self._flow_iri(prog, e.src, e.dst, e.line))
                 if h is None:
                     self.report.add(counts, e.line, "支出元の支出先ブロック",
                                     f"block {e.src} of sheet {pid} gets no money from the ministry in 5-2; no hop given")
@@ -624,7 +644,7 @@ class RSImporter:
         rate = ox.NamedNode(f"{node.value}/rate")
         add(node, "jf:rate", rate)
         add(rate, RDF_TYPE, iri("jf:Rate"))
-        add(rate, "jf:rateText", string(text))
+        add(rate, "jf:rateText", string(fix_radicals(text)))
         add(rate, "jf:sourceLine", ox.Literal(str(line), datatype=iri("xsd:integer")))
         kind, num, den, upper = parsed
         if kind == "fixed":

@@ -46,13 +46,15 @@ class Issue:
 
 @dataclass
 class FileCounts:
-    """Rows of one file: read = used + skipped; reported = rows with at least one issue."""
+    """Rows of one file: read = used + skipped + filtered; reported = rows with at least one issue."""
 
     file: str
     code: str
     read: int = 0
     used: int = 0
     skipped: int = 0
+    filtered: int = 0
+    """Rows left out on purpose (another ministry than the ones asked for)."""
     reported_lines: set[int] = field(default_factory=set)
 
     @property
@@ -77,9 +79,11 @@ class Report:
     def summary(self) -> str:
         """A table of the counts per file, and the number of issues."""
         width = max([len(c.file) for c in self.files] + [4])
-        lines = [f"{'file':<{width}}  {'read':>7} {'used':>7} {'skipped':>7} {'reported':>8}"]
+        lines = [f"{'file':<{width}}  {'read':>7} {'used':>7} {'skipped':>7} {'reported':>8}"
+                 + (f" {'filtered':>8}" if any(c.filtered for c in self.files) else "")]
         for c in self.files:
-            lines.append(f"{c.file:<{width}}  {c.read:>7} {c.used:>7} {c.skipped:>7} {c.reported:>8}")
+            lines.append(f"{c.file:<{width}}  {c.read:>7} {c.used:>7} {c.skipped:>7} {c.reported:>8}"
+                         + (f" {c.filtered:>8}" if any(x.filtered for x in self.files) else ""))
         lines.append(f"{len(self.issues)} issues, {self.quads} quads")
         return "\n".join(lines)
 

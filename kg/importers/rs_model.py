@@ -71,9 +71,27 @@ def string(text: str) -> ox.Literal:
     return ox.Literal(text)
 
 
+_KANA_KANJI = re.compile(r"[\u3040-\u30FF\u3400-\u9FFF]")
+_RADICAL = re.compile(r"[\u2E80-\u2FDF]")
+
+
+def fix_radicals(text: str) -> str:
+    """Write CJK radical code points (U+2E80–U+2FDF) that have an ordinary kanji as that kanji.
+
+    The published text is kept otherwise (full-width letters stay full-width).
+
+    >>> fix_radicals("知財経営⽀援")
+    '知財経営支援'
+    """
+    if not _RADICAL.search(text):
+        return text
+    return _RADICAL.sub(lambda m: unicodedata.normalize("NFKC", m.group()), text)
+
+
 def ja(text: str) -> ox.Literal:
-    """A Japanese-tagged literal."""
-    return ox.Literal(text, language="ja")
+    """A name as published: tagged @ja when it has kana or kanji, else a plain string ("ＳＭ－６")."""
+    text = fix_radicals(text)
+    return ox.Literal(text, language="ja") if _KANA_KANJI.search(text) else ox.Literal(text)
 
 
 def yen(amount: int) -> ox.Literal:
