@@ -23,7 +23,7 @@ def add_import_parser(sub: Any) -> None:
     p = sub.add_parser("import", help="import other publishers' open data (rs: the RS review-sheet zips)")
     p.add_argument("source", choices=("rs",), help="rs: 行政事業レビュー (RS system) CSV downloads")
     p.add_argument("paths", nargs="+", metavar="PATH", help="the zips as downloaded, their CSVs, or folders of them")
-    p.add_argument("--ministry", action="append", metavar="NAME", help="only the sheets of this 府省庁 "
+    p.add_argument("--ministry", action="append", metavar="NAME", help="only the sheets of this ministry (政策所管府省庁) "
                    "(repeatable), e.g. 経済産業省")
     out = p.add_mutually_exclusive_group(required=True)
     out.add_argument("--output", "-o", metavar="FILE", help="write N-Quads (.nq), TriG (.trig) or Turtle (.ttl)")

@@ -107,7 +107,8 @@ class RSImporter:
                  ministries: Iterable[str] | None = None) -> None:
         self.m = mapping or load_mapping()
         self.ministries = set(ministries) if ministries else None
-        """Only rows whose 府省庁 is one of these (None: every row); the others count as filtered."""
+        """Only rows whose ministry (政策所管府省庁, else 府省庁) is one of these (None: every row); the
+        others count as filtered."""
         self.curated = curated_units if curated_units is not None else _curated_units()
         self.report = Report()
         self._emitted: set[str] = set()
@@ -157,14 +158,14 @@ class RSImporter:
                 raise RSImportError(f"{src.display}:1: the file is empty") from None
             cols = self._columns(src, code, header)
             last = reader.line_num
-            ministry_col = cols["府省庁"]
+            ministry_col, agency_col = cols["政策所管府省庁"], cols["府省庁"]
             seen_rows: dict[int, int] = {}
             for row in reader:
                 line = last + 1
                 last = reader.line_num
                 counts.read += 1
-                if self.ministries is not None and len(row) > ministry_col and \
-                        row[ministry_col].strip() not in self.ministries:
+                if self.ministries is not None and len(row) > max(ministry_col, agency_col) and \
+                        (row[ministry_col].strip() or row[agency_col].strip()) not in self.ministries:
                     counts.filtered += 1
                     continue
                 if len(row) != len(header):
@@ -313,7 +314,8 @@ class RSImporter:
         add(prog, "jf:reviewYear", ox.Literal(year, datatype=iri("xsd:gYear")))
         if cells["事業名"].strip():
             add(prog, RDFS_LABEL, ja(cells["事業名"].strip()))
-        chain = self._unit_chain(cells, [c for c, _ in self.m.chain], add)
+        chain = self._unit_chain(cells, [c for c, _ in self.m.chain], add,
+                                 ministry=cells.get("政策所管府省庁", "").strip())
         if chain:
             add(prog, "jf:ministry", chain[0])
             add(prog, "jf:responsibleOrganization", chain[-1])
@@ -336,13 +338,19 @@ class RSImporter:
         add(node, "dcterms:source", ox.NamedNode("https://rssystem.go.jp/download-csv"))
 
     def _unit_chain(self, cells: dict[str, str], columns: list[str],
-                    add: Callable[[Term, str, Term], None]) -> list[ox.NamedNode]:
-        """The organisations of a 府省庁>局・庁>… chain (empty levels skipped), emitted once each."""
+                    add: Callable[[Term, str, Term], None], *, ministry: str = "") -> list[ox.NamedNode]:
+        """The organisations of a 府省庁>局・庁>… chain (empty levels skipped), emitted once each.
+
+        Where 府省庁 is an external agency (特許庁, 水産庁 …) the ministry (政策所管府省庁) heads the chain.
+        """
         names: list[str] = []
         out: list[ox.NamedNode] = []
         levels = dict(self.m.chain)
-        for col, std in zip(columns, [c for c, _ in self.m.chain], strict=False):
-            name = cells.get(col, "").strip()
+        pairs = [(cells.get(col, "").strip(), std) for col, std in zip(columns, [c for c, _ in self.m.chain],
+                                                                         strict=False)]
+        if ministry and pairs and pairs[0][0] and pairs[0][0] != ministry:
+            pairs = [(ministry, "府省庁"), (pairs[0][0], "局・庁")] + pairs[1:]
+        for name, std in pairs:
             if not name:
                 continue
             names.append(name)
@@ -566,8 +574,8 @@ class RSImporter:
                      cells["支出先の支出先ブロック名"].strip(), flag != "FALSE" and not src,
                      cells["資金の流れの補足情報"].strip())
         self._edges.append((edge, counts, year))
-        ministry = self._unit_chain(cells, ["府省庁"], add)
-        funder = ministry[0] if edge.from_ministry and ministry else self._block(year, pid, src, edge.src_name, prog, add)
+        ministry = self._unit_chain(cells, ["府省庁"], add, ministry=cells.get("政策所管府省庁", "").strip())
+        funder = ministry[-1] if edge.from_ministry and ministry else self._block(year, pid, src, edge.src_name, prog, add)
         recipient = self._block(year, pid, dst, edge.dst_name, prog, add)
         node = ox.NamedNode(self._flow_iri(prog.value, src, dst, line))
         add(node, RDF_TYPE, iri("jf:FundingFlow"))
