@@ -37,7 +37,6 @@ __all__ = [
     "phase_of",
     "program_detail",
     "py",
-    "search_programs",
     "slug_iri",
 ]
 
@@ -281,39 +280,6 @@ _FULLWIDTH = {c: c - 0xFEE0 for c in [*range(0xFF10, 0xFF1A), *range(0xFF21, 0xF
 def _fold(text: str) -> str:
     """Lower-case, with full-width ASCII letters and digits made half-width (as the data writes them)."""
     return text.translate(_FULLWIDTH).lower()
-
-
-_SEARCH = _PFX + """
-SELECT DISTINCT ?program ?label_ja ?label_en ?notation ?parent ?parent_ja ?line_start WHERE {
-  ?program a jf:Program ; rdfs:label|skos:altLabel ?label .
-  FILTER (CONTAINS(LCASE(STR(?label)), ?needle))
-  ?program rdfs:label ?label_ja . FILTER (LANG(?label_ja) = "ja")
-  OPTIONAL { ?program rdfs:label ?label_en FILTER (LANG(?label_en) = "en") }
-  OPTIONAL { ?program skos:notation ?notation }
-  OPTIONAL { ?program jf:partOf ?parent . ?parent rdfs:label ?parent_ja FILTER (LANG(?parent_ja) = "ja") }
-  OPTIONAL { ?program jf:sourceLineStart ?line_start }
-}
-ORDER BY ?line_start ?program
-LIMIT 200
-"""
-
-
-def search_programs(store: Store, q: str) -> list[dict[str, Any]]:
-    """Programs whose label (ja or en, or an alternative label) contains *q*, case-insensitive."""
-    needle = _fold(q.strip())
-    if not needle:
-        return []
-    return [
-        {
-            "id": py(r["program"]),
-            "label_ja": py(r["label_ja"]),
-            "label_en": py(r["label_en"]),
-            "notation": py(r["notation"]),
-            "parent": py(r["parent"]),
-            "parent_ja": py(r["parent_ja"]),
-        }
-        for r in _select(store, _SEARCH, {"needle": Literal(needle)})
-    ]
 
 
 _UNITS = _PFX + """
