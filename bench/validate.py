@@ -36,10 +36,13 @@ def run(path: Path, engine: str) -> tuple[float, str]:
 def same_results(path: Path) -> str:
     from kg import fastshacl
     from kg.load import load, ontology_sources
+    from kg.shacl.shapes import as_written
     from kg.validate import validate_graph
 
     fast = fastshacl.validate_dataset(fastshacl.Dataset([*ontology_sources(), path]))
-    slow = validate_graph(load([path]))
+    with as_written():  # literals as the file writes them, as the fast engine reads them
+        loaded = load([path])
+    slow = validate_graph(loaded)
     keys = {(r.severity, r.focus, r.path, r.shape) for r in fast.results}
     same = keys == {(r.severity, r.focus, r.path, r.shape) for r in slow.results}
     return (f"identical results: {'yes' if same and set(fast.results) == set(slow.results) else 'NO'} "

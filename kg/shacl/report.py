@@ -22,7 +22,8 @@ Examples
 >>> report = Report(results=(), triples=1, records=(r,))
 >>> report.conforms, report.violations
 (False, ())
->>> report.to_graph().value(predicate=SH.conforms, any=False).toPython()
+>>> g = report.to_graph()
+>>> g.value(g.value(predicate=RDF.type, object=SH.ValidationReport), SH.conforms).toPython()
 False
 """
 
