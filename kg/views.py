@@ -28,6 +28,7 @@ import pyoxigraph as ox
 from kg.errors import UnknownFormat
 from kg.formats import compact as plain_iri
 from kg.formats import plain
+from kg.load import PREFIXES
 from kg.store import EmbeddedStore, Store, Table
 
 __all__ = [
@@ -38,6 +39,8 @@ __all__ = [
     "channels",
     "export",
     "rank_intermediaries",
+    "rs_block_chains",
+    "rs_money_graph",
     "sheets_of",
     "to_networkx",
     "unit_program_graph",
@@ -107,6 +110,41 @@ SELECT ?program ?program_label ?unit ?unit_label ?parent ?level WHERE {
 """
 
 
+_NAMESPACES = {ns: prefix for prefix, ns in PREFIXES.items()}
+
+
+class _Compactor(dict[str, str]):
+    """:func:`kg.formats.compact` with a memory: a view meets the same IRIs again and again.
+
+    Every namespace of :data:`kg.load.PREFIXES` ends in ``/`` or ``#``, so the longest one an IRI
+    starts with is found by cutting the IRI after its last ``/`` or ``#``, then the one before, …
+    (the same answer as ``compact``, checked by a doctest).
+
+    Examples
+    --------
+    >>> c = _Compactor()
+    >>> iris = ["https://w3id.org/jp-funding/id/program/a/b", "https://w3id.org/jp-funding/ont#Program",
+    ...         "https://w3id.org/jp-funding/id/org/", "http://example.org/x"]
+    >>> [c[i] for i in iris] == [plain_iri(i) for i in iris]
+    True
+    """
+
+    def __missing__(self, iri: str) -> str:
+        end = len(iri) - 1  # the namespace must be shorter than the IRI
+        out = iri
+        while end > 0:
+            cut = max(iri.rfind("/", 0, end), iri.rfind("#", 0, end))
+            if cut < 0:
+                break
+            prefix = _NAMESPACES.get(iri[: cut + 1])
+            if prefix is not None:
+                out = f"{prefix}:{iri[cut + 1:]}"
+                break
+            end = cut
+        self[iri] = out
+        return out
+
+
 def _select(store: Store, sparql: str) -> list[dict[str, str]]:
     """Rows of a SELECT as ``{variable: text}`` (compact IRIs, lexical forms; unbound left out).
 
@@ -114,8 +152,10 @@ def _select(store: Store, sparql: str) -> list[dict[str, str]]:
     term per cell: at a million triples that is most of the time a view takes.
     """
     if isinstance(store, EmbeddedStore):
-        solutions = store.raw.query(sparql)
+        solutions = store.raw.query(sparql, use_default_graph_as_union=True)  # .nq data: every graph
         names = [v.value for v in solutions.variables]  # type: ignore[union-attr]
+        compact = _Compactor()
+        named = ox.NamedNode
         out = []
         for sol in solutions:  # type: ignore[union-attr]
             row = {}
@@ -123,7 +163,7 @@ def _select(store: Store, sparql: str) -> list[dict[str, str]]:
                 term = sol[i]
                 if term is None:
                     continue
-                row[name] = plain_iri(term.value) if isinstance(term, ox.NamedNode) else term.value
+                row[name] = compact[term.value] if isinstance(term, named) else term.value
             out.append(row)
         return out
     answer = store.query(sparql)
@@ -247,13 +287,90 @@ def _intermediaries(g: nx.MultiDiGraph) -> list[str]:
     return sorted(out)
 
 
+_CHANNEL_FLOWS = """
+PREFIX jf: <https://w3id.org/jp-funding/ont#>
+SELECT ?of ?funder ?recipient (GROUP_CONCAT(DISTINCT STR(?inst); separator=" ") AS ?instruments) WHERE {
+  ?flow a jf:FundingFlow ; jf:ofProgram ?of ; jf:funder ?funder ; jf:recipient ?recipient ; jf:instrument ?inst .
+}
+GROUP BY ?flow ?of ?funder ?recipient
+"""
+
+_NAMED_BODIES = """
+PREFIX jf: <https://w3id.org/jp-funding/ont#>
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+SELECT ?body ?ja ?en WHERE {
+  ?body a jf:NamedBody .
+  OPTIONAL { ?body rdfs:label ?ja FILTER (LANG(?ja) = "ja") }
+  OPTIONAL { ?body rdfs:label ?en FILTER (LANG(?en) = "en") }
+}
+"""
+
+_CATEGORIES = """
+PREFIX jf: <https://w3id.org/jp-funding/ont#>
+SELECT ?actor ?category WHERE {
+  ?actor a ?kind ; jf:actorCategory ?category . FILTER (?kind IN (jf:NamedBody, jf:GenericActor))
+}
+"""
+
+
 def channels(store: Store, body: str | None = None, *, graph: nx.MultiDiGraph | None = None) -> list[Channel]:
     """For each named body that receives money (or only *body*), what it channels.
 
     Budgets are those of the sheets the body appears in, each sheet counted once per fiscal year
     and category (a sheet that is part of another program counts as its parent).
+
+    Without *graph* this reads six plain queries (flows with their instruments, the named bodies,
+    actor categories, the ``jf:partOf`` tree, budgets) and never builds the money-flow graph: the
+    same answer as over :func:`to_networkx` (``tests/integration/test_channels_view.py``) in a
+    fraction of the time at a million triples (``bench/views.py``).
     """
-    g = graph if graph is not None else to_networkx(store)
+    if graph is not None:
+        return _channels_of_graph(store, graph, body)
+    sheets = sheets_of(store)
+    budgets = budgets_by_sheet(store)
+    labels = {r["body"]: (r.get("ja", ""), r.get("en", "")) for r in _select(store, _NAMED_BODIES)}
+    category = {r["actor"]: r["category"] for r in _select(store, _CATEGORIES)}
+    compact = _Compactor()
+    ins: dict[str, list[tuple[str, str, list[str]]]] = defaultdict(list)  # body → (program, funder, instruments)
+    outs: dict[str, list[tuple[str, str, list[str]]]] = defaultdict(list)  # body → (program, recipient, …)
+    for r in _select(store, _CHANNEL_FLOWS):
+        of, funder, recipient = r["of"], r["funder"], r["recipient"]
+        into, out_of = recipient in labels, funder in labels
+        if not (into or out_of) or of not in sheets:
+            continue  # touches no named body, or a flow of no sheet (no edge of the money-flow graph)
+        instruments = [compact[i] for i in r["instruments"].split()]
+        if into:
+            ins[recipient].append((of, funder, instruments))
+        if out_of:
+            outs[funder].append((of, recipient, instruments))
+    bodies = sorted(b for b in ins if b in labels)
+    if body is not None:
+        bodies = [b for b in bodies if b == body]
+    out = []
+    for b in bodies:
+        ja, en = labels.get(b, ("", ""))
+        ch = Channel(b, ja, en)
+        ch.sheets = sorted({s for of, _, _ in ins[b] for s in sheets[of]})
+        ch.programs = sorted({of for of, _, _ in ins[b] + outs.get(b, [])})
+        ch.instruments_in = sorted({i for _, _, insts in ins[b] for i in insts})
+        ch.instruments_out = sorted({i for _, _, insts in outs.get(b, []) for i in insts})
+        ch.funders = sorted({u for _, u, _ in ins[b]})
+        ch.recipient_categories = sorted({category.get(v, "") or v for _, v, _ in outs.get(b, [])})
+        ch.budgets = _sheet_totals(ch.sheets, budgets)
+        out.append(ch)
+    return out
+
+
+def _sheet_totals(sheets: list[str], budgets: dict[str, dict[tuple[int, str], int]]) -> dict[str, int]:
+    totals: dict[str, int] = defaultdict(int)
+    for s in sheets:
+        for (fy, cat), v in budgets.get(s, {}).items():
+            totals[f"{fy} {cat}"] += v
+    return dict(sorted(totals.items()))
+
+
+def _channels_of_graph(store: Store, g: nx.MultiDiGraph, body: str | None) -> list[Channel]:
+    """:func:`channels` read from the money-flow graph of :func:`to_networkx`."""
     budgets = budgets_by_sheet(store)
     bodies = [n for n in _intermediaries(g) if g.nodes[n].get("kind") == "NamedBody"]
     if body is not None:
@@ -270,11 +387,7 @@ def channels(store: Store, body: str | None = None, *, graph: nx.MultiDiGraph | 
         ch.instruments_out = sorted({i for _, _, e in outs for i in e["instruments"].split()})
         ch.funders = sorted({u for u, _, _ in ins})
         ch.recipient_categories = sorted({g.nodes[v].get("category", "") or v for _, v, _ in outs})
-        totals: dict[str, int] = defaultdict(int)
-        for s in ch.sheets:
-            for (fy, cat), v in budgets.get(s, {}).items():
-                totals[f"{fy} {cat}"] += v
-        ch.budgets = dict(sorted(totals.items()))
+        ch.budgets = _sheet_totals(ch.sheets, budgets)
         out.append(ch)
     return out
 
@@ -458,3 +571,68 @@ def export(graph: nx.Graph, fmt: str, path: Path | None = None, *, labels: Mappi
     if path is not None:
         path.write_text(text, encoding="utf-8")
     return text
+
+
+# ---------------------------------------------------------------- the national money graph (RS data)
+
+_RS_MONEY = """
+PREFIX jf: <https://w3id.org/jp-funding/ont#>
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+SELECT ?program ?program_label ?org ?org_label ?number (SUM(?a) AS ?amount) (COUNT(?item) AS ?items) WHERE {
+  ?block a jf:SpendingBlock ; jf:ofProgram ?program ; jf:member ?org .
+  OPTIONAL { ?item a jf:SpendingItem ; jf:block ?block ; jf:payee ?org ; jf:amount ?a }
+  OPTIONAL { ?program rdfs:label ?program_label }
+  OPTIONAL { ?org rdfs:label ?org_label }
+  OPTIONAL { ?org jf:corporateNumber ?number }
+}
+GROUP BY ?program ?program_label ?org ?org_label ?number
+"""
+
+_RS_CHAINS = """
+PREFIX jf: <https://w3id.org/jp-funding/ont#>
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+SELECT ?flow ?program ?funder ?funder_label ?recipient ?recipient_label ?hop ?kind ?instrument WHERE {
+  ?flow a jf:FundingFlow ; jf:ofProgram ?program ; jf:funder ?funder ; jf:recipient ?recipient .
+  ?program a jf:ReviewProgram .
+  OPTIONAL { ?funder rdfs:label ?funder_label }
+  OPTIONAL { ?recipient rdfs:label ?recipient_label }
+  OPTIONAL { ?flow jf:hop ?hop }
+  OPTIONAL { ?flow jf:sourceText ?kind }
+  OPTIONAL { ?flow jf:instrument ?instrument }
+}
+"""
+
+
+def rs_money_graph(store: Store) -> nx.Graph:
+    """Bipartite graph of RS programs and the named organisations in their spending blocks.
+
+    Node attribute ``bipartite`` is 1 for programs and 0 for organisations (with
+    ``corporate_number`` where known); an edge carries ``amount`` (yen itemised in 5-3, 0 when
+    the sheet names the body without items) and ``items``. Organisations with a corporate number
+    are one node across all programs, so degree is the number of programs a body received from.
+    """
+    g = nx.Graph()
+    for r in _select(store, _RS_MONEY):
+        g.add_node(r["program"], bipartite=1, label_ja=r.get("program_label", ""))
+        g.add_node(r["org"], bipartite=0, label_ja=r.get("org_label", ""), corporate_number=r.get("number", ""))
+        amount = int(Decimal(r.get("amount", "0")))
+        if g.has_edge(r["program"], r["org"]):  # pragma: no cover - one row per pair (GROUP BY)
+            g[r["program"]][r["org"]]["amount"] += amount
+        else:
+            g.add_edge(r["program"], r["org"], amount=amount, items=int(r.get("items", "0")))
+    return g
+
+
+def rs_block_chains(store: Store) -> nx.MultiDiGraph:
+    """The 5-2 chains: ministries and spending blocks as nodes, one edge per RS funding flow.
+
+    Edges carry ``program``, ``hop``, the published ``kind`` and the mapped ``instrument``;
+    ``nx.dag_longest_path_length`` per program gives its depth below the ministry.
+    """
+    g = nx.MultiDiGraph()
+    for r in _select(store, _RS_CHAINS):
+        g.add_node(r["funder"], label_ja=r.get("funder_label", ""))
+        g.add_node(r["recipient"], label_ja=r.get("recipient_label", ""), program=r["program"])
+        g.add_edge(r["funder"], r["recipient"], key=r["flow"], program=r["program"],
+                   hop=int(r.get("hop", "0")), kind=r.get("kind", ""), instrument=r.get("instrument", ""))
+    return g
