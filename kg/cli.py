@@ -170,7 +170,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     from kg import names, views
 
     store = _store(args)
-    graph = views.unit_program_graph(store) if args.view == "units" else views.to_networkx(store)
+    graph = {"units": views.unit_program_graph, "rs-money": views.rs_money_graph,
+             "rs-chains": views.rs_block_chains}.get(args.view, views.to_networkx)(store)
     labels = None
     if args.format == "csv" and not args.ids:
         labels = names.labels(store, views.ids_of(graph), lang=args.lang)
@@ -421,7 +422,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export", help="export a NetworkX view")
     p.add_argument("--format", "-f", choices=("graphml", "gexf", "json", "csv"), required=True)
-    p.add_argument("--view", choices=("flows", "units"), default="flows")
+    p.add_argument("--view", choices=("flows", "units", "rs-money", "rs-chains"), default="flows",
+                   help="flows, units: the PR sheets; rs-money: RS programs ↔ named recipients; "
+                   "rs-chains: RS blocks and the 5-2 edges between them")
     p.add_argument("--output", "-o", metavar="FILE")
     _add_store_options(p)
     _add_label_options(p)

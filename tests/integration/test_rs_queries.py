@@ -195,3 +195,20 @@ def test_full_chain_of_one_program_names_its_bodies(meti: tuple[EmbeddedStore, R
     assert got == {(b, n) for b, n in named if b in reached}
     labels = {str(r["recipient_label"]) for r in rows if r["recipient_label"] is not None}
     assert "株式会社電通" in labels or any("電通" in x for x in labels)
+
+
+def test_networkx_views_of_the_money_graph(meti: tuple[EmbeddedStore, RSImporter]) -> None:
+    from kg import views
+
+    store, _ = meti
+    money = views.rs_money_graph(store)
+    number = "2010405004147"
+    expected = {pid for (pid, _b), ns in _members().items() if number in ns}
+    assert money.degree(CORP + number) == len(expected)
+    assert money.nodes[CORP + number]["corporate_number"] == number
+    chains = views.rs_block_chains(store)
+    flows = {(r["予算事業ID"], tuple(r.values())) for r in _meti("5-2") if r["担当組織からの支出"] in ("TRUE", "FALSE")}
+    assert chains.number_of_edges() == len(flows)
+    depths = _depths()
+    deepest = max(d for _u, _v, d in chains.edges(data="hop"))
+    assert deepest == max(depths.values())
