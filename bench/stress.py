@@ -4,7 +4,8 @@ Usage: python bench/stress.py [--clients 8] [--requests 1000] [--quick] [--url U
 
 Without ``--url`` it starts ``python -m kg serve`` on a free 127.0.0.1 port (stopped at the end,
 and killed with this script if it dies) and measures the resident memory of the server and its
-query workers (``/proc``; Linux) before and after the run. Each client sends its requests one
+query workers (``/proc``; Linux) before and after the run. Each client (from its own loopback
+address, 127.0.0.10 and up, so each has its own share of the query workers) sends its requests one
 after another over one keep-alive connection, cycling through a mix of: every named query (on the
 query page, bound server-side, and as SPARQL text with the example values bound by ``VALUES``),
 SELECT in the four result formats, ASK, CONSTRUCT and DESCRIBE in the four graph formats, POST
@@ -34,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import pyoxigraph as ox
 
 from kg import queries
 from kg.errors import KGError
@@ -146,8 +148,10 @@ class Result:
     error: str | None = None
 
 
-def client_loop(base: str, requests: list[Request], n: int, offset: int, timeout: float, out: list[Result]) -> None:
-    with httpx.Client(base_url=base, timeout=timeout) as http:
+def client_loop(base: str, requests: list[Request], n: int, offset: int, timeout: float, out: list[Result],
+                address: str | None = None) -> None:
+    transport = httpx.HTTPTransport(local_address=address) if address else None
+    with httpx.Client(base_url=base, timeout=timeout, transport=transport) as http:
         for i in range(n):
             r = requests[(offset + i) % len(requests)]
             t0 = time.perf_counter()
@@ -172,7 +176,10 @@ def run(base: str, pid: int | None, clients: int, n: int, timeout: float) -> dic
     client_loop(base, requests, len(requests), 0, timeout, warm)  # every kind once: caches and workers warm
     before = rss(pid) if pid else None
     results: list[list[Result]] = [[] for _ in range(clients)]
-    threads = [threading.Thread(target=client_loop, args=(base, requests, n, c * 7, timeout, results[c]))
+    # each client from its own loopback address: eight clients, each within its share of the workers
+    loopback = base.startswith(("http://127.", "https://127."))
+    threads = [threading.Thread(target=client_loop, args=(base, requests, n, c * 7, timeout, results[c],
+                                                          f"127.0.0.{10 + c}" if loopback else None))
                for c in range(clients)]
     t0 = time.perf_counter()
     for t in threads:
@@ -223,12 +230,19 @@ def report(r: dict[str, object]) -> str:
 def overhead(repeat: int) -> str:
     """Median time of a few queries in process vs through one worker process (pipe, JSON, copy)."""
     from kg.store import EmbeddedStore
+    from server.graphs import Graphs
     from server.pool import WorkerPool
     from server.worker import execute
 
     store = EmbeddedStore.from_paths()
+    graphs = Graphs.temporary()
+    folder = graphs.next_path()
+    disk = ox.Store(str(folder))
+    disk.bulk_extend(store.raw)
+    disk.flush()
+    del disk
     pool = WorkerPool(size=1)
-    pool.start(store.raw)
+    pool.start(folder)
     try:
         pool.run({"sparql": "ASK {}", "rows": 1}, time.monotonic() + 60)
         cases = {"ask": "ASK { ?s ?p ?o }", "select-100": "SELECT * WHERE { ?s ?p ?o } LIMIT 100",
@@ -249,6 +263,7 @@ def overhead(repeat: int) -> str:
         return "\n".join(lines)
     finally:
         pool.close()
+        graphs.close()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,6 +39,7 @@ from kg.errors import KGError, TurtleSyntaxError
 from kg.load import expand, ontology_sources, shapes_sources
 from kg.store import EmbeddedStore
 from server.errors import ApiError
+from server.graphs import build
 from server.pool import PoolError
 from server.state import Ontology, ServerState, get_state
 
@@ -78,36 +79,37 @@ def check_token(request: Request, state: ServerState, *, what: str) -> None:
 
 # ---------------------------------------------------------------- updates
 
-def apply_update(state: ServerState, text: str) -> dict[str, Any]:
-    """Run the SPARQL update *text* on the server's store, atomically; then serve the new graph.
+async def apply_update(state: ServerState, text: str, *, client: str | None = None) -> dict[str, Any]:
+    """Run the SPARQL update *text* in a worker process, atomically; then serve the new graph.
 
-    Blocking: call it from a thread. The caller has checked the token and refused LOAD/SERVICE.
+    The worker applies it to a checkpoint of the current store in a new folder (no network, a
+    memory limit, the query timeout); new workers are started on that folder and switched to, and
+    with ``--location`` the folder is recorded as current, before this returns. One update or
+    reload at a time. The caller has checked the token and refused LOAD/SERVICE.
 
     Raises
     ------
     ApiError
-        400 the update does not parse or fails (nothing changed); 503 the new query workers did
-        not start (the update is applied, queries answer from the old graph until they do).
+        400 the update does not parse or fails (nothing changed); 503 it timed out (nothing
+        changed), or the new query workers did not start (nothing changed either).
     """
     store = state.store
     if not isinstance(store, EmbeddedStore):
         raise ApiError(403, "updates need the embedded store; this server forwards to a remote SPARQL store")
-    with state.write_lock:
+    await run_in_threadpool(state.write_lock.acquire)
+    try:
+        triples, target = await state.runner.update(text, client=client)
         try:
-            store.raw.update(text)
-        except SyntaxError as exc:
-            raise ApiError(400, f"SPARQL syntax error in the update: {exc}; nothing was changed") from None
-        except (OSError, RuntimeError, ValueError) as exc:
-            raise ApiError(400, f"the update failed and changed nothing: {exc}") from None
-        if state.persistent:
-            store.raw.flush()
-        try:
-            state.runner.swap(store)
+            new = await run_in_threadpool(state.runner.swap, target)
         except PoolError as exc:
-            raise ApiError(503, f"the update was applied, but the query workers could not restart on the new "
-                                f"graph ({exc}); /sparql answers from the old graph until a reload") from None
+            state.runner.folders().discard(target)
+            raise ApiError(503, f"the query workers could not start on the updated graph ({exc}); the update "
+                                "was not applied, nothing was changed") from None
+        state.store = new
         state.generation += 1
-        return {"updated": True, "triples": store.count(), "generation": state.generation}
+        return {"updated": True, "triples": triples, "generation": state.generation}
+    finally:
+        state.write_lock.release()
 
 
 # ---------------------------------------------------------------- reloads
@@ -206,25 +208,33 @@ def reload_graph(state: ServerState, *, trigger: str = "request", force: bool = 
             if errors:
                 raise ReloadRejected(errors)
             names = {str(p): name for p, name in snapshot}
+            graphs = state.runner.folders()
+            target = graphs.next_path()
             try:
-                store = EmbeddedStore.from_paths([p for p, _ in snapshot])
+                # loaded by a child process into a new folder: a refused reload leaves nothing in this one
+                triples = build(target, [*ontology_sources(), *(p for p, _ in snapshot)])
                 ontology = Ontology.load()
             except TurtleSyntaxError as exc:
                 where = ":".join(str(x) for x in (names.get(str(exc.path), str(exc.path)), exc.line, exc.column)
                                  if x is not None)
                 raise ReloadRejected([f"{where}: Turtle syntax error: {exc.detail}"]) from None
+            except KGError as exc:
+                raise ApiError(503, f"the new graph is valid but could not be loaded ({exc}); the old graph "
+                                    "keeps serving") from None
             try:
-                state.runner.swap(store)
+                store = state.runner.swap(target)
             except PoolError as exc:
+                graphs.discard(target)
                 raise ApiError(503, f"the new graph is valid but its query workers did not start ({exc}); "
                                     "the old graph keeps serving") from None
+            store.files = [Path(n) for _, n in snapshot]
             state.store = store
             state.ontology = ontology
             state.generation += 1
             state.loaded = seen
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-    return {"reloaded": True, "trigger": trigger, "generation": state.generation, "triples": store.count(),
+    return {"reloaded": True, "trigger": trigger, "generation": state.generation, "triples": triples,
             "files": len(snapshot), "seconds": round(time.monotonic() - started, 3)}
 
 

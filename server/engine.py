@@ -36,13 +36,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar, cast
 
 import httpx
@@ -51,14 +51,29 @@ import pyoxigraph as ox
 from kg.load import PREFIXES
 from kg.store import EmbeddedStore, RemoteStore, Store
 from server.errors import ApiError, QueryTimeout
+from server.graphs import Graphs
+from server.lexer import classify, keywords, uses_load, uses_service
 from server.negotiation import GRAPH_TYPES, RESULT_TYPES
 from server.pool import NoWorker, PoolBusy, PoolError, WorkerCrashed, WorkerPool, WorkerTimeout
-from server.worker import Answer, Capture, Deadline, EvaluationError, QuerySyntaxError, execute
+from server.security import CLIENT
+from server.worker import (
+    Answer,
+    Capture,
+    Deadline,
+    EvaluationError,
+    QuerySyntaxError,
+    empty_rows,
+    execute,
+    serialize_triples,
+)
+from server.worker import used_prefixes as _used_prefixes
 
 __all__ = [
     "SERIALIZE_PREFIXES",
+    "ClientShare",
     "Outcome",
     "QueryRunner",
+    "Streamed",
     "classify",
     "compact_name",
     "keywords",
@@ -85,94 +100,6 @@ SERIALIZE_PREFIXES: dict[str, str] = {
 }
 """Prefixes offered to the Turtle / RDF-XML writers; only those a document uses are written."""
 
-# ---------------------------------------------------------------- reading query text
-
-_PN_CHARS = r"[\w\-\u00B7\u0300-\u036F\u203F-\u2040]"
-_PLX = r"(?:%[0-9A-Fa-f]{2}|\\[_~.\-!$&'()*+,;=/?#@%])"
-_LEX = re.compile(
-    r"(?P<skip>"
-    r"#[^\n\r]*"                                                 # comment
-    r'|"""(?:[^"\\]|\\[\s\S]|"(?!""))*"""'                       # long strings
-    r"|'''(?:[^'\\]|\\[\s\S]|'(?!''))*'''"
-    r'|"(?:[^"\\\n\r]|\\[\s\S])*"'                               # short strings
-    r"|'(?:[^'\\\n\r]|\\[\s\S])*'"
-    r'|<[^<>"{}|^`\\\x00-\x20]*>'                                # IRIs
-    r"|[?$][\w\u00B7\u0300-\u036F\u203F-\u2040]+"                # variables
-    r"|@[A-Za-z]+(?:-[A-Za-z0-9]+)*"                             # language tags
-    r")"
-    rf"|(?P<run>(?:{_PN_CHARS}|[.:]|{_PLX})++)"                  # words, numbers, prefixed names
-)
-_ESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
-_WORD = re.compile(r"[A-Za-z]+")
-_FORMS = frozenset({"SELECT", "ASK", "CONSTRUCT", "DESCRIBE", "INSERT", "DELETE", "LOAD", "CLEAR", "CREATE",
-                    "DROP", "COPY", "MOVE", "ADD", "WITH"})
-_QUERY_FORMS = ("SELECT", "ASK", "CONSTRUCT", "DESCRIBE")
-
-
-def _decode(text: str) -> str:
-    def char(m: re.Match[str]) -> str:
-        code = int(m.group(1) or m.group(2), 16)
-        return chr(code) if code <= 0x10FFFF else m.group(0)
-
-    return _ESCAPE.sub(char, text)
-
-
-def _words(text: str) -> Iterator[str]:
-    for m in _LEX.finditer(text):
-        run = m.group("run")
-        if run is None:
-            continue
-        head, colon, _ = run.partition(":")
-        if colon and head[:1] not in (".", "-") and not head.endswith("."):
-            continue  # a prefixed name (or blank node label): keywords never hide inside one
-        for word in _WORD.findall(head if colon else run):
-            yield word.upper()
-
-
-def keywords(sparql: str) -> list[str]:
-    """The bare words of *sparql* in upper case: keywords and function names, nothing inside a
-    string, IRI, comment, variable or prefixed name.
-
-    SPARQL allows ``\\u`` escapes; since engines differ on whether they apply outside strings, the
-    words of the text as written and of the text with escapes decoded are both returned, so a
-    keyword cannot hide behind either reading.
-
-    Examples
-    --------
-    >>> keywords('PREFIX ex: <http://e/#x> SELECT ?load WHERE { ?s ex:p "INSERT" } # DROP')
-    ['PREFIX', 'SELECT', 'WHERE']
-    >>> keywords(r"\\u0053ERVICE")
-    ['U', 'ERVICE', 'SERVICE']
-    """
-    out = list(_words(sparql))
-    decoded = _decode(sparql)
-    if decoded != sparql:
-        out += _words(decoded)
-    return out
-
-
-def classify(sparql: str) -> str | None:
-    """``SELECT``, ``ASK``, ``CONSTRUCT``, ``DESCRIBE``, ``UPDATE``, or ``None`` when no keyword is found.
-
-    Unlike :func:`kg.store.query_form` this ignores keywords inside variables and prefixed names
-    (``PREFIX load: <…>`` is not an update), so a read-only server never refuses a real query.
-    """
-    for word in _words(sparql):
-        if word in _FORMS:
-            return word if word in _QUERY_FORMS else "UPDATE"
-    return None
-
-
-def uses_service(sparql: str) -> bool:
-    """Whether the query has a ``SERVICE`` clause (a federated query that would call out)."""
-    return "SERVICE" in keywords(sparql)
-
-
-def uses_load(sparql: str) -> bool:
-    """Whether an update has a ``LOAD`` operation (which would fetch a document from a URL)."""
-    return "LOAD" in keywords(sparql)
-
-
 # ---------------------------------------------------------------- answers
 
 def used_prefixes(iris: Iterable[str]) -> dict[str, str]:
@@ -183,12 +110,7 @@ def used_prefixes(iris: Iterable[str]) -> dict[str, str]:
     >>> used_prefixes(["https://w3id.org/jp-funding/id/org/jetro"])
     {'orgs': 'https://w3id.org/jp-funding/id/org/'}
     """
-    seen = set(iris)
-    out = {}
-    for prefix, ns in sorted(SERIALIZE_PREFIXES.items()):
-        if any(i.startswith(ns) and len(i) > len(ns) for i in seen):
-            out[prefix] = ns
-    return out
+    return _used_prefixes(iris, SERIALIZE_PREFIXES)
 
 
 def compact_name(iri: str) -> str:
@@ -205,28 +127,13 @@ def compact_name(iri: str) -> str:
     return iri
 
 
-def _iris(triples: Iterable[ox.Triple]) -> set[str]:
-    out: set[str] = set()
-    for t in triples:
-        for term in (t.subject, t.predicate, t.object):
-            if isinstance(term, ox.NamedNode):
-                out.add(term.value)
-            elif isinstance(term, ox.Literal) and term.datatype is not None:
-                out.add(term.datatype.value)
-    return out
-
-
 def serialize_graph(triples: Sequence[ox.Triple], media_type: str, *, first: str | None = None) -> bytes:
     """Write *triples* with pyoxigraph in the graph format of *media_type*, with the prefixes used.
 
     Statements are grouped by subject (so Turtle writes each subject once), the subject IRI
     *first* before the others.
     """
-    fmt = GRAPH_TYPES[media_type]
-    triples = sorted(triples, key=lambda t: (str(t.subject) != f"<{first}>", isinstance(t.subject, ox.BlankNode),
-                                             str(t.subject)))
-    prefixes = used_prefixes(_iris(triples)) if fmt in (ox.RdfFormat.TURTLE, ox.RdfFormat.RDF_XML) else None
-    return cast(bytes, ox.serialize(triples, format=fmt, prefixes=prefixes))
+    return serialize_triples(triples, GRAPH_TYPES[media_type], SERIALIZE_PREFIXES, first=first)
 
 
 @dataclass(frozen=True)
@@ -251,7 +158,10 @@ class Outcome:
         if self.kind == "boolean":
             doc = b'{"head":{},"boolean":%s}' % (b"true" if self.boolean else b"false")
             return ox.parse_query_results(doc, ox.QueryResultsFormat.JSON)
-        return ox.parse_query_results(self.data, ox.QueryResultsFormat.TSV)
+        try:
+            return ox.parse_query_results(self.data, ox.QueryResultsFormat.TSV)
+        except MemoryError:  # one row is over pyoxigraph's parser limit
+            raise ApiError(422, _TOO_LONG) from None
 
     def _no_variables(self) -> bool:
         return self.kind == "solutions" and self.data.startswith(b"\n")
@@ -266,7 +176,7 @@ class Outcome:
         if self.kind == "solutions" and fmt == ox.QueryResultsFormat.TSV:
             return self.data
         if self._no_variables():
-            return _empty_rows(self.data.count(b"\n") - 1, fmt)
+            return empty_rows(self.data.count(b"\n") - 1, fmt)
         return cast(bytes, self._parsed().serialize(format=fmt))
 
     def table(self) -> tuple[list[str], list[list[ox.NamedNode | ox.BlankNode | ox.Literal | None]]]:
@@ -282,23 +192,15 @@ class Outcome:
 
     def triples(self) -> list[ox.Triple]:
         """The triples of a graph answer."""
-        return [q.triple for q in ox.parse(self.data, format=ox.RdfFormat.N_TRIPLES)]
+        try:
+            return [q.triple for q in ox.parse(self.data, format=ox.RdfFormat.N_TRIPLES)]
+        except MemoryError:
+            raise ApiError(422, _TOO_LONG) from None
 
 
 _XSD_BOOLEAN = "http://www.w3.org/2001/XMLSchema#boolean"
-
-
-def _empty_rows(n: int, fmt: ox.QueryResultsFormat) -> bytes:
-    # A result set with no variables but n rows (``SELECT * {}`` has one). pyoxigraph's TSV
-    # parser reads such a document as zero rows, so it cannot round-trip; written by hand here.
-    if fmt == ox.QueryResultsFormat.JSON:
-        return b'{"head":{"vars":[]},"results":{"bindings":[' + b",".join([b"{}"] * n) + b"]}}"
-    if fmt == ox.QueryResultsFormat.XML:
-        return (b'<?xml version="1.0"?><sparql xmlns="http://www.w3.org/2005/sparql-results#"><head></head>'
-                b"<results>" + b"<result></result>" * n + b"</results></sparql>")
-    if fmt == ox.QueryResultsFormat.CSV:
-        return b"\r\n" * (n + 1)
-    return b"\n" * (n + 1)
+_TOO_LONG = ("a value of this answer is over 16 MiB, longer than the server can show or convert; ask /sparql "
+             "for text/tab-separated-values or application/n-triples, or select fewer or shorter values")
 
 
 def _without_frames(exc: BaseException) -> BaseException:
@@ -336,8 +238,58 @@ def _outcome(answer: Answer) -> Outcome:
     return Outcome(answer.kind, answer.data, boolean=answer.boolean, truncated=answer.truncated)
 
 
+class ClientShare:
+    """How many SPARQL worker slots each client may hold at once (running or waiting); 429 beyond.
+
+    A client is its bearer token when it sends one, else its address, so one client running
+    runaway queries can take at most *share* of the workers and every other client still finds one.
+    """
+
+    def __init__(self, share: int) -> None:
+        self.share = share
+        self._held: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def enter(self, client: str) -> None:
+        """Take a slot for *client*.
+
+        Raises
+        ------
+        ApiError
+            429 with ``Retry-After`` when *client* holds its share already.
+        """
+        with self._lock:
+            held = self._held.get(client, 0)
+            if held >= self.share:
+                raise ApiError(429, f"this client already has {held} SPARQL "
+                                    f"{'query' if held == 1 else 'queries'} running or waiting, its share of the "
+                                    "server's workers; wait for an answer before sending the next query",
+                               headers={"Retry-After": "1"})
+            self._held[client] = held + 1
+
+    def leave(self, client: str) -> None:
+        """Give back a slot of *client*."""
+        with self._lock:
+            held = self._held.get(client, 1) - 1
+            if held > 0:
+                self._held[client] = held
+            else:
+                self._held.pop(client, None)
+
+
+@dataclass
+class Streamed:
+    """An answer written by a worker in the negotiated format, read chunk by chunk (never all in memory)."""
+
+    media: str
+    kind: str
+    truncated: bool
+    chunks: list[bytes] | Iterator[bytes]
+    """The whole answer as a list when it came in one message, else an iterator that must be read or closed."""
+
+
 class QueryRunner:
-    """Runs the queries of one app on its store, each with a deadline.
+    """Runs the queries and updates of one app on its store, each with a deadline.
 
     Parameters
     ----------
@@ -351,70 +303,129 @@ class QueryRunner:
         one is answered 503 at once.
     workers : int
         Worker processes for user queries on an embedded store (0: run them in threads, where a
-        query that computes before its first row cannot be stopped).
+        query that computes before its first row cannot be stopped). Updates always run in a worker.
     worker_memory : int, optional
         Address-space limit of each worker process in bytes.
     max_waiting : int
         User queries that may wait for a free worker; more get 503 at once.
+    graphs : server.graphs.Graphs, optional
+        The store folders (default: a temporary folder, the store copied to disk when it is in memory).
+    share : int, optional
+        Worker slots one client may hold (default: half the workers, at least one).
 
     Notes
     -----
-    With ``workers`` > 0 a user query (:meth:`query` with ``truncate=True``) runs in a worker
-    process that is killed at the deadline (:mod:`server.pool`): the 503 is answered as soon as the
-    deadline passes and the CPU is free from then on. In threads (``workers=0``, the server's own
-    queries and remote stores) a query still writing rows stops at its next write, but one that
-    computes for long before its first row runs on to its end and holds one of the *max_threads*
-    slots meanwhile. Worker threads are daemons, so an abandoned query never keeps the server from
-    exiting.
+    With ``workers`` > 0 a user query runs in a worker process that is killed at the deadline
+    (:mod:`server.pool`): the 503 is answered as soon as the deadline passes and the CPU is free
+    from then on. All workers read one on-disk store (:mod:`server.graphs`). In threads
+    (``workers=0``, the server's own queries and remote stores) a query still writing rows stops at
+    its next write, but one that computes for long before its first row runs on to its end and
+    holds one of the *max_threads* slots meanwhile.
     """
 
     def __init__(self, store: Store, *, timeout: float, max_rows: int, max_threads: int = 4, workers: int = 0,
-                 worker_memory: int | None = None, max_waiting: int = 64) -> None:
+                 worker_memory: int | None = None, max_waiting: int = 64, graphs: Graphs | None = None,
+                 share: int | None = None, csv_raw: bool = False) -> None:
         if not isinstance(store, EmbeddedStore | RemoteStore):
             raise TypeError(f"the server runs on an EmbeddedStore or a RemoteStore, not {type(store).__name__}")
         self.store = store
         self.timeout = timeout
         self.max_rows = max_rows
         self.max_threads = max_threads
+        self.csv_raw = csv_raw
         self._slots = threading.BoundedSemaphore(max_threads)
         self._client = httpx.Client() if isinstance(store, RemoteStore) else None
         self.pool: WorkerPool | None = None
+        self._update_pool: WorkerPool | None = None
+        self.graphs = graphs
         self._executor: ThreadPoolExecutor | None = None
         self._admitted = 0
         self._admit_lock = threading.Lock()
+        self._start_lock = threading.Lock()
         self._capacity = 0
+        self.worker_memory = worker_memory
+        self.shares = ClientShare(share if share is not None else max(1, workers // 2))
         if workers > 0 and isinstance(store, EmbeddedStore):
             self.pool = WorkerPool(size=workers, memory=worker_memory, max_waiting=max_waiting)
             self._capacity = workers + max_waiting
-            self._executor = ThreadPoolExecutor(max_workers=self._capacity, thread_name_prefix="kg-query")
+        if isinstance(store, EmbeddedStore):
+            self._executor = ThreadPoolExecutor(max_workers=max(self._capacity, 4), thread_name_prefix="kg-query")
 
-    def start(self) -> None:
-        """Start the worker processes (if any) on the current graph; returns before they are ready."""
-        if self.pool is not None and isinstance(self.store, EmbeddedStore):
-            self.pool.start(self.store.raw)
+    def _on_disk(self) -> Path:
+        """The current store folder, making one when the store is in memory (called with the start lock)."""
+        assert isinstance(self.store, EmbeddedStore)
+        if self.graphs is None:
+            self.graphs = Graphs.temporary(self.store.location)
+        if self.graphs.current is None:
+            path = self.graphs.next_path()
+            disk = ox.Store(str(path))
+            disk.bulk_extend(self.store.raw)
+            disk.flush()
+            del disk
+            self.graphs.commit(path)
+        assert self.graphs.current is not None
+        return self.graphs.current
 
-    def swap(self, store: EmbeddedStore) -> None:
-        """Serve *store* from now on: new workers are started on it and switched to in one step.
+    def start(self, *, wait: float = 0.0) -> None:
+        """Start the worker processes (if any) on the store folder; wait up to *wait* seconds until they are ready."""
+        if self.pool is None or not isinstance(self.store, EmbeddedStore):
+            return
+        if not self.pool.generation:
+            with self._start_lock:
+                self.pool.start(self._on_disk())
+        if wait > 0:
+            self.pool.wait_ready(wait)
 
-        Blocking; call it from a thread.
+    def folders(self) -> Graphs:
+        """The store folders (made on first use: an in-memory store is copied to disk then)."""
+        with self._start_lock:
+            self._on_disk()
+        assert self.graphs is not None
+        return self.graphs
+
+    def updates(self) -> WorkerPool:
+        """The pool updates run in: the query workers, or (``workers=0``) one worker of its own."""
+        if self.pool is not None:
+            self.start()
+            return self.pool
+        with self._start_lock:
+            if self._update_pool is None:
+                self._update_pool = WorkerPool(size=1, memory=self.worker_memory)
+                self._update_pool.start(self._on_disk())
+            return self._update_pool
+
+    def swap(self, path: Path) -> EmbeddedStore:
+        """Serve the store folder *path* from now on: new workers are started on it and switched to in one step.
+
+        Blocking; call it from a thread. Returns the folder opened read-only for the server's own queries.
 
         Raises
         ------
         server.pool.PoolError
             The new workers did not start; the old graph keeps serving.
         """
-        if self.pool is not None:
-            self.pool.swap(store.raw)
+        for pool in (self.pool, self._update_pool):
+            if pool is not None:
+                pool.swap(path)
+        assert self.graphs is not None
+        self.graphs.commit(path)
+        store = self.graphs.open(path)
+        if isinstance(self.store, EmbeddedStore):
+            store.files = self.store.files
         self.store = store
+        return store
 
     def close(self) -> None:
-        """Stop the worker processes and release the HTTP client of a remote store."""
-        if self.pool is not None:
-            self.pool.close()
+        """Stop the worker processes, release the HTTP client of a remote store, remove temporary folders."""
+        for pool in (self.pool, self._update_pool):
+            if pool is not None:
+                pool.close()
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
         if self._client is not None:
             self._client.close()
+        if self.graphs is not None:
+            self.graphs.close()
 
     async def run(self, work: Callable[[float], T]) -> T:
         """Run ``work(deadline)`` in a worker thread; 503 when it misses the deadline.
@@ -453,7 +464,7 @@ class QueryRunner:
             raise QueryTimeout(self.timeout) from None
 
     async def query(self, sparql: str, *, default_graphs: Sequence[str] = (), named_graphs: Sequence[str] = (),
-                    truncate: bool = True) -> Outcome:
+                    truncate: bool = True, client: str | None = None) -> Outcome:
         """Run *sparql* with the deadline: a user query in a worker process, the server's own in a thread.
 
         With ``truncate=False`` every row is kept: for the server's own queries whose size the
@@ -462,59 +473,140 @@ class QueryRunner:
         Raises
         ------
         ApiError
-            400 malformed query; 503 timeout (:class:`QueryTimeout`), all workers busy, or a
-            worker that died (out of memory); 502 a remote store failed.
+            400 malformed query; 429 *client* holds its share of the workers; 503 timeout
+            (:class:`QueryTimeout`), all workers busy, or a worker that died (out of memory);
+            502 a remote store failed.
         """
         if truncate and self.pool is not None:
-            return await self._in_worker(sparql, list(default_graphs), list(named_graphs))
+            request = {"sparql": sparql, "default_graphs": list(default_graphs), "named_graphs": list(named_graphs),
+                       "rows": self.max_rows}
+            header, chunks = await self._in_worker(self.pool, request, client)
+            data = (b"".join(chunks) if isinstance(chunks, list) else
+                    await asyncio.get_running_loop().run_in_executor(self._executor, b"".join, chunks))
+            return Outcome(str(header["kind"]), data, boolean=bool(header.get("boolean")),
+                           truncated=bool(header.get("truncated")))
         return await self.run(lambda deadline: self.execute(sparql, deadline, default_graphs=default_graphs,
                                                             named_graphs=named_graphs, truncate=truncate))
 
-    async def _in_worker(self, sparql: str, default_graphs: list[str], named_graphs: list[str]) -> Outcome:
-        assert self.pool is not None and self._executor is not None
+    async def respond(self, sparql: str, *, results: str, graph: str, default_graphs: Sequence[str] = (),
+                      named_graphs: Sequence[str] = (), client: str | None = None) -> Streamed:
+        """Run a user query and have its answer written in *results* (SELECT, ASK) or *graph* (CONSTRUCT,
+        DESCRIBE) media type — in the worker, streamed from it, never whole in this process.
+
+        Raises
+        ------
+        ApiError
+            As :meth:`query`; 422 when the answer cannot be written within the limits.
+        """
+        if self.pool is None:
+            outcome = await self.query(sparql, default_graphs=default_graphs, named_graphs=named_graphs)
+            media = graph if outcome.kind == "graph" else results
+            body = await self.run(lambda deadline: outcome.serialize(media))
+            return Streamed(media, outcome.kind, outcome.truncated, [body])
+        request = {"sparql": sparql, "default_graphs": list(default_graphs), "named_graphs": list(named_graphs),
+                   "rows": self.max_rows, "results": results, "graph": graph, "prefixes": SERIALIZE_PREFIXES,
+                   "csv_raw": self.csv_raw}
+        header, chunks = await self._in_worker(self.pool, request, client)
+        return Streamed(str(header["media"]), str(header["kind"]), bool(header.get("truncated")), chunks)
+
+    async def update(self, text: str, *, client: str | None = None) -> tuple[int, Path]:
+        """Apply the update *text* in a worker, to a copy of the current store in a new folder.
+
+        Returns the quads after the update and the new folder, not yet served (see :meth:`swap`).
+
+        Raises
+        ------
+        ApiError
+            400 the update does not parse or fails (nothing changed, the folder is removed); 429,
+            503 as :meth:`query`.
+        """
+        loop = asyncio.get_running_loop()
+        pool = await loop.run_in_executor(self._executor, self.updates)
+        graphs = self.folders()
+        target = graphs.next_path()
+        try:
+            header, _ = await self._in_worker(pool, {"op": "update", "update": text, "target": str(target)}, client,
+                                              what="update")
+        except QueryTimeout:
+            graphs.discard(target)
+            raise ApiError(503, f"the update did not finish within {self.timeout:g} s and was stopped; "
+                                "nothing was changed", headers={"Retry-After": "2"}) from None
+        except BaseException:
+            graphs.discard(target)
+            raise
+        return int(str(header["triples"])), target
+
+    async def _in_worker(self, pool: WorkerPool, request: dict[str, object], client: str | None, *,
+                         what: str = "query") -> tuple[dict[str, object], list[bytes] | Iterator[bytes]]:
+        assert self._executor is not None
+        who = client or CLIENT.get() or "-"  # the request's client (server.security.ClientIdentity)
+        self.shares.enter(who)
+        entered = True
         with self._admit_lock:
-            if self._admitted >= self._capacity:
+            if self._capacity and self._admitted >= self._capacity:
+                self.shares.leave(who)
                 raise ApiError(503, f"{self._admitted} queries are running or waiting; try again shortly",
                                headers={"Retry-After": "2"})
             self._admitted += 1
         try:
             deadline = time.monotonic() + self.timeout
-            request = {"sparql": sparql, "default_graphs": default_graphs, "named_graphs": named_graphs,
-                       "rows": self.max_rows}
-            pool = self.pool
 
-            def call() -> tuple[dict[str, object], bytes]:
+            def call() -> tuple[dict[str, object], list[bytes] | Iterator[bytes]]:
                 self.start()  # a no-op once started (the app starts the pool at startup)
-                return pool.run(request, deadline)
+                return pool.stream(request, deadline)
 
             loop = asyncio.get_running_loop()
             try:
-                header, data = await loop.run_in_executor(self._executor, call)
+                header, chunks = await loop.run_in_executor(self._executor, call)
             except WorkerTimeout:
                 raise QueryTimeout(self.timeout) from None
             except (NoWorker, PoolBusy) as exc:
                 raise ApiError(503, f"the server is busy: {exc}; try again shortly",
                                headers={"Retry-After": "2"}) from None
             except WorkerCrashed as exc:
-                raise ApiError(503, f"the query's worker process {exc}; ask for less "
-                                    "(add a LIMIT, avoid building huge strings)", headers={"Retry-After": "1"}) from None
+                raise ApiError(503 if what == "query" else 400,
+                               f"the {what}'s worker process {exc}; "
+                               + ("ask for less (add a LIMIT, avoid building huge strings)" if what == "query"
+                                  else "nothing was changed; simplify the update"),
+                               headers={"Retry-After": "1"}) from None
             except PoolError as exc:
                 raise ApiError(503, f"no query worker is available: {exc}", headers={"Retry-After": "5"}) from None
+            error = header.get("error")
+            if error is None:
+                if isinstance(chunks, list):
+                    return header, chunks
+                entered = False  # the slot is given back when the answer has been read
+                return header, self._release_after(chunks, who)
         finally:
             with self._admit_lock:
                 self._admitted -= 1
-        error = header.get("error")
+            if entered:
+                self.shares.leave(who)
+        changed = "; nothing was changed" if what == "update" else ""
         if error == "syntax":
-            raise ApiError(400, f"SPARQL syntax error: {header.get('detail', '')}")
+            raise ApiError(400, f"SPARQL syntax error{' in the update' if what == 'update' else ''}: "
+                                f"{header.get('detail', '')}{changed}")
         if error == "evaluation":
+            if what == "update":
+                raise ApiError(400, f"the update failed and changed nothing: {header.get('detail', '')}")
             raise ApiError(400, f"the query could not be evaluated: {header.get('detail', '')}")
+        if error == "too-large":
+            raise ApiError(422, str(header.get("detail", "")))
         if error == "deadline":
             raise QueryTimeout(self.timeout)
         if error == "memory":
-            raise ApiError(503, "the query ran out of memory in its worker process; ask for less",
+            raise ApiError(503, f"the {what} ran out of memory in its worker process; ask for less{changed}",
                            headers={"Retry-After": "1"})
-        return Outcome(str(header["kind"]), data, boolean=bool(header.get("boolean")),
-                       truncated=bool(header.get("truncated")))
+        raise ApiError(500, f"the worker answered an unknown error {error!r}")  # pragma: no cover - a bug
+
+    def _release_after(self, chunks: Iterator[bytes], client: str) -> Iterator[bytes]:
+        try:
+            yield from chunks
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+            self.shares.leave(client)
 
     def execute(self, sparql: str, deadline: float, *, default_graphs: Sequence[str] = (),
                 named_graphs: Sequence[str] = (), truncate: bool = True) -> Outcome:

@@ -1,11 +1,13 @@
-"""A pool of killable query worker processes (:mod:`server.worker`), one generation of the graph at a time.
+"""A pool of killable SPARQL worker processes (:mod:`server.worker`), one generation of the graph at a time.
 
-Each worker holds its own pyoxigraph store, loaded from an N-Quads dump of the server's store
-(written once per generation into a private temporary folder). A query is sent to an idle worker;
-when its deadline passes the worker is killed (``SIGKILL``: the CPU and memory it used are freed at
-once) and a fresh one is started in the background. :meth:`WorkerPool.swap` starts a whole new
-generation from a new graph and switches to it in one step once every new worker is ready, so a
-query runs on the old graph or on the new one, never on a mix; workers of the old generation
+Every worker of a generation opens the same on-disk pyoxigraph store read-only (a folder managed
+by :mod:`server.graphs`), so adding a worker adds a process, not a copy of the graph. A query or
+an update is sent to an idle worker; when its deadline passes the worker is killed (``SIGKILL``:
+the CPU and memory it used are freed at once) and a fresh one is started in the background. A
+worker is also recycled after an answer of more than ``recycle_bytes`` or after ``max_queries``
+queries, so the memory a large answer took comes back. :meth:`WorkerPool.swap` starts a whole new
+generation on a new store folder and switches to it in one step once every new worker is ready, so
+a query runs on the old graph or on the new one, never on a mix; workers of the old generation
 finish the query they are running and are then retired.
 
 Spawning happens in one long-lived supervisor thread: the workers arm ``PR_SET_PDEATHSIG``, which
@@ -13,11 +15,13 @@ fires when the *thread* that started them ends, so they die with the server even
 
 Examples
 --------
->>> import pyoxigraph as ox, time
->>> store = ox.Store()
+>>> import pyoxigraph as ox, tempfile, time
+>>> folder = tempfile.mkdtemp()
+>>> store = ox.Store(folder)
 >>> store.add(ox.Quad(ox.NamedNode("http://e/a"), ox.NamedNode("http://e/p"), ox.Literal("1")))
+>>> store.flush(); del store
 >>> pool = WorkerPool(size=1)
->>> pool.start(store)
+>>> pool.start(folder)
 >>> header, data = pool.run({"sparql": "SELECT ?o { ?s ?p ?o }", "rows": 10}, time.monotonic() + 30)
 >>> header["kind"], data
 ('solutions', b'?o\\n"1"\\n')
@@ -30,20 +34,16 @@ import json
 import logging
 import os
 import queue
-import shutil
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
-
-import pyoxigraph as ox
 
 __all__ = ["NoWorker", "PoolBusy", "PoolError", "WorkerCrashed", "WorkerPool", "WorkerTimeout"]
 
@@ -78,6 +78,7 @@ class _Worker:
     outbox: Connection
     generation: int
     network: bool
+    queries: int = 0
 
     @property
     def pid(self) -> int:
@@ -118,17 +119,25 @@ class WorkerPool:
     max_waiting : int
         Queries that may wait for a free worker; more are refused at once (:class:`PoolBusy`).
     startup : float
-        Seconds a new worker may take to load the graph.
+        Seconds a new worker may take to open the store.
+    recycle_bytes : int
+        A worker that wrote an answer larger than this is replaced after it (its heap grew).
+    max_queries : int
+        A worker is replaced after this many queries.
     """
 
     def __init__(self, *, size: int = 2, memory: int | None = None, max_waiting: int = 64,
-                 startup: float = 60.0) -> None:
+                 startup: float = 60.0, recycle_bytes: int = 16 << 20, max_queries: int = 1000) -> None:
         if size < 1:
             raise ValueError(f"a worker pool needs at least one worker, got size={size}")
         self.size = size
         self.memory = memory
         self.max_waiting = max_waiting
         self.startup = startup
+        self.recycle_bytes = recycle_bytes
+        self.max_queries = max_queries
+        self.recycled = 0
+        """Workers replaced after a large answer or ``max_queries``."""
         self.network: bool | None = None
         """Whether the workers can open network connections (``None`` until one has started)."""
         self.started_workers = 0
@@ -139,23 +148,17 @@ class WorkerPool:
         self._waiting = 0
         self._closed = False
         self._swap_lock = threading.Lock()
-        self._dir: Path | None = None
-        self._dumps: dict[int, Path] = {}
+        self._stores: dict[int, Path] = {}
         self._jobs: queue.Queue[_Spawn | _Worker | None] = queue.Queue()
         self._supervisor: threading.Thread | None = None
-        self._finalizer: weakref.finalize | None = None
 
-    def _ensure_started(self) -> Path:
-        """Called with the swap lock held: the temporary folder and the supervisor, made on first use."""
+    def _ensure_started(self) -> None:
+        """Called with the swap lock held: the supervisor thread, started on first use."""
         if self._closed:
             raise PoolError("the worker pool is closed")
-        if self._dir is None:
-            self._dir = Path(tempfile.mkdtemp(prefix="kg-workers-"))
+        if self._supervisor is None:
             self._supervisor = threading.Thread(target=self._supervise, name="kg-worker-supervisor", daemon=True)
             self._supervisor.start()
-            # if close() is never called, still remove the dumps when the pool is collected or at exit
-            self._finalizer = weakref.finalize(self, shutil.rmtree, self._dir, ignore_errors=True)
-        return self._dir
 
     # ------------------------------------------------------------ generations
 
@@ -169,29 +172,43 @@ class WorkerPool:
         with self._cond:
             return sorted(w.pid for w in [*self._idle, *self._busy] if w.generation == self._generation)
 
-    def _dump(self, store: ox.Store) -> tuple[int, Path]:
-        folder = self._ensure_started()
+    def _add(self, path: Path | str) -> tuple[int, Path]:
+        self._ensure_started()
         with self._cond:
-            generation = max([self._generation, *self._dumps]) + 1
-        path = folder / f"graph-{generation}.nq"
-        store.dump(str(path), format=ox.RdfFormat.N_QUADS)
-        self._dumps[generation] = path
-        return generation, path
+            generation = max([self._generation, *self._stores]) + 1
+        self._stores[generation] = Path(path)
+        return generation, Path(path)
 
-    def start(self, store: ox.Store) -> None:
-        """Start the first generation from *store*; returns at once, queries wait for the workers."""
+    @property
+    def path(self) -> Path | None:
+        """The store folder the current generation's workers read."""
+        return self._stores.get(self._generation)
+
+    def start(self, path: Path | str) -> None:
+        """Start the first generation on the store folder *path*; returns at once, queries wait for the workers."""
         if self._generation:  # started already: no lock, so queries never wait for a running swap here
             return
         with self._swap_lock:
             if self._generation:
                 return
-            generation, _ = self._dump(store)
+            generation, _ = self._add(path)
             with self._cond:
                 self._generation = generation
             self._jobs.put(_Spawn(generation, self.size))
 
-    def swap(self, store: ox.Store, *, timeout: float | None = None) -> int:
-        """Start a new generation from *store*, wait until all its workers are ready, switch to it.
+    def wait_ready(self, timeout: float) -> bool:
+        """Wait until every worker of the current generation has started (or *timeout*); whether they have."""
+        end = time.monotonic() + timeout
+        with self._cond:
+            while len(self._idle) + len(self._busy) < self.size and not self._closed:
+                remaining = end - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+        return True
+
+    def swap(self, path: Path | str, *, timeout: float | None = None) -> int:
+        """Start a new generation on the store folder *path*, wait until all its workers are ready, switch to it.
 
         Returns
         -------
@@ -204,7 +221,7 @@ class WorkerPool:
             The new workers did not start; the current generation keeps serving.
         """
         with self._swap_lock:
-            generation, path = self._dump(store)
+            generation, _ = self._add(path)
             job = _Spawn(generation, self.size, done=threading.Event())
             self._jobs.put(job)
             if not job.done.wait(timeout if timeout is not None else self.startup * 2):  # type: ignore[union-attr]
@@ -212,8 +229,7 @@ class WorkerPool:
             if len(job.started) < self.size:
                 for w in job.started:
                     self._retire(w)
-                path.unlink(missing_ok=True)
-                self._dumps.pop(generation, None)
+                self._stores.pop(generation, None)
                 raise PoolError(f"the new query workers did not start: {'; '.join(job.errors)}")
             with self._cond:
                 old = [w for w in self._idle]
@@ -223,9 +239,7 @@ class WorkerPool:
                 self._cond.notify_all()
             for w in old:
                 self._retire(w)
-            stale = self._dumps.pop(old_generation, None)
-            if stale is not None:
-                stale.unlink(missing_ok=True)
+            self._stores.pop(old_generation, None)
             return generation
 
     # ------------------------------------------------------------ queries
@@ -260,8 +274,12 @@ class WorkerPool:
         if not self._closed and worker.generation == self._generation:
             self._jobs.put(_Spawn(worker.generation, 1))
 
-    def _release(self, worker: _Worker, *, healthy: bool) -> None:
+    def _release(self, worker: _Worker, *, healthy: bool, recycle: bool = False) -> None:
         with self._cond:
+            if healthy and recycle and not self._closed and worker.generation == self._generation:
+                self.recycled += 1
+                self._lost(worker)  # retired and replaced: the memory its answer took comes back
+                return
             if healthy and not self._closed and worker.generation == self._generation:
                 self._busy.discard(worker)
                 self._idle.append(worker)
@@ -274,7 +292,7 @@ class WorkerPool:
             self._lost(worker)  # killed at once, in this thread: the CPU it used is free from now on
 
     def run(self, request: dict[str, Any], deadline: float) -> tuple[dict[str, Any], bytes]:
-        """Run one query *request* (see :mod:`server.worker`) on a free worker; block until done.
+        """Run one *request* (see :mod:`server.worker`) on a free worker; block until its whole answer is in.
 
         Returns
         -------
@@ -290,6 +308,23 @@ class WorkerPool:
         NoWorker, PoolBusy
             No worker was free in time / too many queries wait already.
         """
+        header, chunks = self.stream(request, deadline)
+        return header, b"".join(chunks)
+
+    def stream(self, request: dict[str, Any], deadline: float, *,
+               transfer: float | None = None) -> tuple[dict[str, Any], list[bytes] | Iterator[bytes]]:
+        """Run one *request* on a free worker; return its header and the answer's chunks.
+
+        An answer that came in one message is a list (the worker is free again). Otherwise the
+        chunks are an iterator, and the worker stays taken until the iterator is exhausted or closed; closing it early (the
+        client went away) kills the worker. The chunks must all be read within *transfer* seconds
+        after the deadline (default: the time the query had), else the worker is killed.
+
+        Raises
+        ------
+        WorkerTimeout, WorkerCrashed, NoWorker, PoolBusy
+            As :meth:`run`.
+        """
         worker = self._acquire(deadline)
         healthy = False
         try:
@@ -300,17 +335,50 @@ class WorkerPool:
                     raise WorkerTimeout(f"worker {worker.pid} killed at the deadline")
                 message = worker.outbox.recv_bytes()
             except (EOFError, OSError) as exc:
-                try:
-                    code = worker.proc.wait(timeout=2)
-                except subprocess.TimeoutExpired:  # pragma: no cover
-                    code = None
-                raise WorkerCrashed(_exit_reason(code)) from exc
+                raise WorkerCrashed(self._crash_reason(worker)) from exc
             (size,) = struct.unpack("!I", message[:4])
             header: dict[str, Any] = json.loads(message[4: 4 + size])
+            first = message[4 + size:]
+            del message
             healthy = header.get("error") != "memory"
-            return header, message[4 + size:]
-        finally:
+        except BaseException:
             self._release(worker, healthy=healthy)
+            raise
+        worker.queries += 1
+        total = int(header.get("size", len(first)))
+        recycle = total > self.recycle_bytes or worker.queries >= self.max_queries
+        if total <= len(first):
+            self._release(worker, healthy=healthy, recycle=recycle)
+            return header, [first] if first else []
+        until = deadline + (transfer if transfer is not None else max(deadline - time.monotonic(), 5.0))
+        return header, self._chunks(worker, first, until, recycle)
+
+    def _chunks(self, worker: _Worker, first: bytes, until: float, recycle: bool) -> Iterator[bytes]:
+        done = False
+        try:
+            yield first
+            while True:
+                remaining = until - time.monotonic()
+                if remaining <= 0 or not worker.outbox.poll(remaining):
+                    raise WorkerTimeout(f"worker {worker.pid} killed: its answer was not read in time")
+                try:
+                    chunk = worker.outbox.recv_bytes()
+                except (EOFError, OSError) as exc:
+                    raise WorkerCrashed(self._crash_reason(worker)) from exc
+                if not chunk:
+                    done = True
+                    return
+                yield chunk
+        finally:
+            # read to its end: the worker is free again; abandoned half-way: killed and replaced
+            self._release(worker, healthy=done, recycle=recycle)
+
+    def _crash_reason(self, worker: _Worker) -> str:
+        try:
+            code = worker.proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:  # pragma: no cover
+            code = None
+        return _exit_reason(code)
 
     # ------------------------------------------------------------ processes
 
@@ -335,7 +403,7 @@ class WorkerPool:
         with self._cond:
             current = self._generation
             stale = self._closed or (job.done is None and job.generation != current)
-        path = self._dumps.get(job.generation)
+        path = self._stores.get(job.generation)
         if stale or path is None:
             if job.done is not None:
                 job.done.set()
@@ -408,7 +476,7 @@ class WorkerPool:
         return worker
 
     def close(self) -> None:
-        """Kill every worker and remove the dumps."""
+        """Kill every worker."""
         with self._cond:
             if self._closed:
                 return
@@ -426,8 +494,6 @@ class WorkerPool:
                 w.proc.wait(timeout=2)
             except subprocess.TimeoutExpired:  # pragma: no cover
                 pass
-        if self._finalizer is not None:
-            self._finalizer()
 
 
 def _exit_reason(code: int | None) -> str:

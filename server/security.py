@@ -23,11 +23,54 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from contextvars import ContextVar
 
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["DATA_CSP", "PAGE_CSP", "SVG_CSP", "ScopedCORS", "SecurityHeaders", "script_csp"]
+__all__ = ["CLIENT", "DATA_CSP", "PAGE_CSP", "SVG_CSP", "ClientIdentity", "ScopedCORS", "SecurityHeaders",
+           "client_key", "script_csp"]
+
+CLIENT: ContextVar[str | None] = ContextVar("kg_client", default=None)
+"""Who sent the request being served (:func:`client_key`), set by :class:`ClientIdentity`; the
+query runner gives each client its share of the SPARQL workers by it."""
+
+
+def client_key(authorization: str | None, address: str | None) -> str:
+    """A client: its bearer token (hashed, never kept) when it sends one, else its address.
+
+    The address is the TCP peer's; ``kg serve`` trusts no ``X-Forwarded-For``.
+
+    Examples
+    --------
+    >>> client_key(None, "127.0.0.2")
+    'address:127.0.0.2'
+    >>> client_key("Bearer abc", "127.0.0.2")[:6]
+    'token:'
+    """
+    scheme, _, token = (authorization or "").strip().partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return "token:" + hashlib.sha256(token.strip().encode()).hexdigest()[:16]
+    return "address:" + (address or "-")
+
+
+class ClientIdentity:
+    """ASGI middleware setting :data:`CLIENT` for the request, from its ``Authorization`` header or peer address."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        auth = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"authorization"), None)
+        peer = scope.get("client")
+        token = CLIENT.set(client_key(auth, peer[0] if peer else None))
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            CLIENT.reset(token)
 
 PAGE_CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
             "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")

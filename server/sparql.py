@@ -26,18 +26,20 @@ from urllib.parse import parse_qs
 
 import pyoxigraph as ox
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from kg.load import ID, PREFIXES
 from kg.store import Store, Table
 from server import admin
-from server.engine import classify, compact_name, serialize_graph, uses_load, uses_service
-from server.errors import ApiError
+from server.engine import compact_name, serialize_graph
+from server.errors import ApiError, NotAcceptable
+from server.lexer import Scan, SparqlTextError, scan
 from server.negotiation import GRAPH_TYPES, RESULT_TYPES, content_type, negotiate
+from server.security import client_key
 from server.state import get_state
 
-__all__ = ["FORM", "QUERY_TYPE", "UPDATE_TYPE", "read_body", "router"]
+__all__ = ["CHARSETS", "FORM", "QUERY_TYPE", "UPDATE_TYPE", "client_of", "read_body", "router"]
 
 FORM = "application/x-www-form-urlencoded"
 QUERY_TYPE = "application/sparql-query"
@@ -62,7 +64,10 @@ _RESPONSES: dict[int | str, dict[str, object]] = {
     403: {"description": "Updates on a read-only server or with a wrong token; SERVICE and LOAD are always refused"},
     406: {"description": "No supported type is acceptable"},
     413: {"description": "Body over the server's limit"},
-    415: {"description": "POST with another Content-Type than form-encoded or application/sparql-query"},
+    415: {"description": "POST with another Content-Type than form-encoded or application/sparql-query, "
+                         "or a charset other than those of CHARSETS"},
+    422: {"description": "The answer cannot be written within the limits in the format asked for"},
+    429: {"description": "This client holds its share of the query workers already (Retry-After)"},
     503: {"description": "The query did not finish in time"},
 }
 
@@ -88,20 +93,34 @@ def _may_update(request: Request) -> None:
     admin.check_token(request, state, what="SPARQL update")
 
 
+def client_of(request: Request) -> str:
+    """Who sent *request*, for the share of workers (:func:`server.security.client_key`)."""
+    return client_key(request.headers.get("authorization"), request.client.host if request.client else None)
+
+
+async def _scan(text: str) -> Scan:
+    """:func:`server.lexer.scan` in a thread (linear, but up to a second on a 1 MB text); 400 when unreadable."""
+    try:
+        return await run_in_threadpool(scan, text)
+    except SparqlTextError as exc:
+        raise ApiError(400, f"the SPARQL text cannot be read: {exc}") from None
+
+
 async def answer_update(request: Request, text: str, *, using: Sequence[str] = ()) -> Response:
-    """Run one authorised update (the caller ran :func:`_may_update`); JSON with the new size."""
+    """Run one authorised update (the caller ran :func:`_may_update`) in a worker; JSON with the new size."""
     state = get_state(request)
     if using:
         raise ApiError(400, f"{', '.join(using)} are not supported; name the graphs in the update with USING/WITH")
     if not text.strip():
         raise ApiError(400, "the update is empty; send INSERT DATA, DELETE DATA, DELETE/INSERT … WHERE, CLEAR …")
-    if uses_load(text):
+    read = await _scan(text)
+    if read.load:
         raise ApiError(403, _LOAD_REFUSED)
-    if uses_service(text):
+    if read.service:
         raise ApiError(403, _SERVICE_REFUSED)
-    if classify(text) not in ("UPDATE", None):
-        raise ApiError(400, "this is a query, not an update; send it as query=… (or application/sparql-query)")
-    outcome = await run_in_threadpool(admin.apply_update, state, text)
+    if read.form not in ("UPDATE", None):
+        raise ApiError(400, "this is a query, not an update; send it as query=… (or application/sparql-update)")
+    outcome = await admin.apply_update(state, text, client=client_of(request))
     return JSONResponse(outcome)
 
 
@@ -143,16 +162,24 @@ def _media_and_charset(header: str | None) -> tuple[str, str]:
     return parts[0].lower(), charset
 
 
+CHARSETS = ("utf-8", "us-ascii", "iso-8859-1", "utf-16", "shift_jis", "euc-jp", "iso-2022-jp")
+"""Charsets a request body may declare (UTF-8 by default); any other is 415."""
+_CODECS = {codecs.lookup(c).name: c for c in CHARSETS}
+
+
 def _decode(body: bytes, charset: str) -> str:
     try:
-        codecs.lookup(charset)
-    except LookupError:
-        raise ApiError(415, f"unsupported charset {charset!r}; send UTF-8") from None
+        known = codecs.lookup(charset).name in _CODECS
+    except (LookupError, ValueError):
+        known = False
+    if not known:
+        raise ApiError(415, f"unsupported charset {charset[:40]!r}; send the body in one of {', '.join(CHARSETS)} "
+                            "(UTF-8 is the default)")
     try:
         text = body.decode(charset)
         text.encode("utf-8")  # some codecs (UTF-7) decode to lone surrogates, which no query may hold
     except UnicodeDecodeError as exc:
-        raise ApiError(400, f"the request body is not valid {charset}: {exc.reason} at byte {exc.start}") from None
+        raise ApiError(400, f"the request body is not valid {charset[:40]}: {exc.reason} at byte {exc.start}") from None
     except UnicodeEncodeError as exc:
         raise ApiError(400, f"the request body decodes to a lone surrogate at character {exc.start}; "
                             "send UTF-8") from None
@@ -170,34 +197,52 @@ def _check_graphs(name: str, iris: Sequence[str]) -> list[str]:
     return list(iris)
 
 
+def _acceptable(accept: str | None, offered: Sequence[str]) -> str | None:
+    try:
+        return negotiate(accept, list(offered))
+    except NotAcceptable:
+        return None
+
+
 async def answer_query(request: Request, sparql: str, *, default_graphs: Sequence[str] = (),
                        named_graphs: Sequence[str] = ()) -> Response:
-    """Check, run and serialize one query as the protocol says; the core of both ``/sparql`` methods."""
+    """Check, run and serialize one query as the protocol says; the core of both ``/sparql`` methods.
+
+    The text is read (keywords, nesting) in a thread; the query runs in a worker process, which
+    also writes the answer in the negotiated format; the answer is streamed from the worker to the
+    client chunk by chunk.
+    """
     state = get_state(request)
     if not sparql.strip():
         raise ApiError(400, "the query is empty; send a SELECT, ASK, CONSTRUCT or DESCRIBE query")
-    form = classify(sparql)
-    if form == "UPDATE":
+    read = await _scan(sparql)
+    if read.form == "UPDATE":
         if state.allow_update:
             raise ApiError(400, "this is an update, sent as a query; POST it as update=… or "
                                 "application/sparql-update, with the bearer token")
         raise _refuse_update()
-    if uses_service(sparql):
+    if read.service:
         raise ApiError(403, _SERVICE_REFUSED)
     dg = _check_graphs("default-graph-uri", default_graphs)
     ng = _check_graphs("named-graph-uri", named_graphs)
     accept = request.headers.get("accept")
     # Negotiate before running, by the form the text shows, so a 406 costs no query time.
-    negotiate(accept, list(GRAPH_TYPES if form in ("CONSTRUCT", "DESCRIBE") else RESULT_TYPES))
-
-    outcome = await state.runner.query(sparql, default_graphs=dg, named_graphs=ng)
-    media = negotiate(accept, outcome.offered)
-    # pyoxigraph terms are made and dropped in one worker thread, off the event loop
-    body = await run_in_threadpool(outcome.serialize, media)
+    graph_form = read.form in ("CONSTRUCT", "DESCRIBE")
+    negotiate(accept, list(GRAPH_TYPES if graph_form else RESULT_TYPES))
+    results = _acceptable(accept, list(RESULT_TYPES)) or next(iter(RESULT_TYPES))
+    graph = _acceptable(accept, list(GRAPH_TYPES)) or next(iter(GRAPH_TYPES))
+    answer = await state.runner.respond(sparql, results=results, graph=graph, default_graphs=dg, named_graphs=ng,
+                                        client=client_of(request))
+    if (answer.kind == "graph") != graph_form:
+        negotiate(accept, [answer.media])  # the text's form misled: 406 unless its type is acceptable too
     headers = {"Vary": "Accept"}
-    if outcome.truncated:
+    if answer.truncated:
         headers["X-Result-Truncated"] = "true"
-    return Response(content=body, media_type=content_type(media), headers=headers)
+    media = content_type(answer.media)
+    if isinstance(answer.chunks, list):
+        return Response(content=b"".join(answer.chunks), media_type=media, headers=headers)
+    # read in starlette's thread pool chunk by chunk; a client that goes away closes it (the worker is killed)
+    return StreamingResponse(answer.chunks, media_type=media, headers=headers)
 
 
 @router.get(
@@ -259,7 +304,7 @@ async def sparql_post(request: Request) -> Response:
     media, charset = _media_and_charset(request.headers.get("content-type"))
     if media == UPDATE_TYPE:
         _may_update(request)
-        text = _decode(await read_body(request, state.max_body), charset)
+        text = await run_in_threadpool(_decode, await read_body(request, state.max_body), charset)
         params = request.query_params
         return await answer_update(request, text, using=[k for k in ("using-graph-uri", "using-named-graph-uri")
                                                          if k in params])
@@ -268,12 +313,13 @@ async def sparql_post(request: Request) -> Response:
         raise ApiError(415, f"Content-Type {shown!r} is not accepted; POST a query as {FORM} (query=…) "
                             f"or as {QUERY_TYPE}")
     body = await read_body(request, state.max_body)
-    text = _decode(body, charset)
+    text = await run_in_threadpool(_decode, body, charset)  # decoding and parsing 1 MB: off the event loop
+    del body
     if media == QUERY_TYPE:
         params = request.query_params
         return await answer_query(request, text, default_graphs=params.getlist("default-graph-uri"),
                                   named_graphs=params.getlist("named-graph-uri"))
-    form = parse_qs(text, keep_blank_values=True)
+    form = await run_in_threadpool(lambda: parse_qs(text, keep_blank_values=True))
     if "update" in form:
         _may_update(request)
         updates = form["update"]
@@ -308,14 +354,15 @@ def _graph_response(request: Request, triples: list[ox.Triple]) -> Response:
 
 
 def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
+    """The server's public URL (``kg serve --public-url``), never the request's ``Host`` header."""
+    return get_state(request).public_url.rstrip("/")
 
 
 async def _service_description(request: Request) -> Response:
     state = get_state(request)
     negotiate(request.headers.get("accept"), list(GRAPH_TYPES))
     triples_count = await run_in_threadpool(state.store.count)
-    endpoint = str(request.url_for("sparql_get"))
+    endpoint = f"{_base(request)}/sparql"
     dataset = f"{_base(request)}/void#dataset"
     graph = f"{_base(request)}/void#default-graph"
     out = [

@@ -2,8 +2,9 @@
 
 There is no module-level graph: :func:`server.app.create_app` builds one :class:`ServerState`
 and hangs it on ``app.state.kg``; routes reach it with :func:`get_state`. A reload or an update
-replaces ``store`` (and the runner's workers) in one step and bumps ``generation``; a route reads
-``state.store`` once per request, so it works on one graph from start to end.
+replaces ``store`` (a read-only view of the new store folder, and the runner's workers) in one step
+and bumps ``generation``; a route reads ``state.store`` once per request, so it works on one graph
+from start to end.
 """
 
 from __future__ import annotations
@@ -61,6 +62,9 @@ class ServerState:
     loaded: dict[str, tuple[int, int]] = field(default_factory=dict)
     """The files the current graph was read from: path → (mtime_ns, size)."""
     last_reload: dict[str, object] | None = None
+    public_url: str = "http://127.0.0.1:8000"
+    """Where clients reach this server (``kg serve --public-url``): the endpoint IRI of the service
+    description and VoID, never taken from a request's ``Host`` header."""
     write_lock: threading.Lock = field(default_factory=threading.Lock)
     """Held while an update or a reload builds and swaps in a new graph: one at a time."""
 

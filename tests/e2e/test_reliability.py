@@ -72,6 +72,11 @@ def serve(tmp: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[
         yield Server(base, proc, log)
 
 
+def from_address(n: int, **kwargs: object) -> httpx.Client:
+    """An HTTP client whose connections come from 127.0.0.*n*: another client for the per-client share."""
+    return httpx.Client(transport=httpx.HTTPTransport(local_address=f"127.0.0.{n}"), **kwargs)  # type: ignore[arg-type]
+
+
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
@@ -125,7 +130,7 @@ def test_runaway_query_is_stopped_at_the_timeout_while_others_get_answers(strict
     thread = threading.Thread(target=run_away)
     thread.start()
     others: list[tuple[float, int]] = []
-    with httpx.Client(base_url=strict.base, timeout=10) as http:
+    with from_address(2, base_url=strict.base, timeout=10) as http:
         while thread.is_alive():
             t0 = time.monotonic()
             resp = http.get("/sparql", params={"query": ASK})
@@ -137,7 +142,7 @@ def test_runaway_query_is_stopped_at_the_timeout_while_others_get_answers(strict
     detail = _error(runaway["resp"], 503)  # type: ignore[arg-type]
     assert "did not finish within 1.5 s and was stopped" in detail
     assert 1.5 <= runaway["seconds"] < 2.5, runaway["seconds"]  # type: ignore[operator]
-    assert len(others) >= 20 and {s for _, s in others} == {200}
+    assert len(others) >= 6 and {s for _, s in others} == {200}
     assert max(t for t, _ in others) < 1.5, sorted(t for t, _ in others)[-5:]  # never queued behind it
     # the runaway's worker was killed (its CPU is free) and replaced
     deadline = time.monotonic() + 5
@@ -151,8 +156,12 @@ def test_runaway_query_is_stopped_at_the_timeout_while_others_get_answers(strict
 
 def test_two_runaways_cannot_starve_the_server(strict: Server) -> None:
     results: list[int] = []
-    threads = [threading.Thread(target=lambda: results.append(
-        httpx.get(f"{strict.base}/sparql", params={"query": RUNAWAY}, timeout=30).status_code)) for _ in range(3)]
+
+    def run_away(n: int) -> None:
+        with from_address(n, timeout=30) as http:
+            results.append(http.get(f"{strict.base}/sparql", params={"query": RUNAWAY}).status_code)
+
+    threads = [threading.Thread(target=run_away, args=(10 + i,)) for i in range(3)]  # three clients
     for t in threads:
         t.start()
     time.sleep(0.2)
@@ -275,12 +284,12 @@ def test_queries_during_reloads_see_one_whole_graph(watched: tuple[Server, Path]
     observed: list[list[tuple[str, int]]] = []
     stop = threading.Event()
 
-    def reader() -> None:
-        with httpx.Client(base_url=server.base, timeout=10) as http:
+    def reader(n: int) -> None:
+        with from_address(n, base_url=server.base, timeout=10) as http:
             while not stop.is_set():
                 observed.append(_seen(http))
 
-    readers = [threading.Thread(target=reader) for _ in range(3)]
+    readers = [threading.Thread(target=reader, args=(20 + i,)) for i in range(3)]  # three clients
     for t in readers:
         t.start()
     try:
