@@ -295,12 +295,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # here only when this command runs.
     import os
 
-    import pyoxigraph
     import uvicorn
 
     from kg.load import expand, ontology_sources, project_root
-    from kg.store import EmbeddedStore
     from server.app import create_app
+    from server.connections import guarded, raise_file_limit
+    from server.graphs import Graphs, build, cached_store
 
     token = None
     if args.token_file:
@@ -317,37 +317,47 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise KGError("--location keeps the embedded store on disk; it cannot be combined with --store")
     if args.watch is not None and (remote or args.location):
         raise KGError("--watch reloads the graph from Turtle files; it cannot be combined with --store or --location")
-    if args.location:
-        folder = Path(args.location)
+    files = None if remote else ontology_sources() + expand(args.data or [project_root() / "graph_data"])
+    graphs = None
+    if args.location:  # generations of the store on disk in DIR; filled from the files once when new
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            raw = pyoxigraph.Store(str(folder))
+            graphs = Graphs.at(Path(args.location))
+            if graphs.current is None:
+                first = graphs.next_path()
+                with _progress("loading the graph…"):
+                    build(first, files or [])
+                graphs.commit(first)
+            store: Store = graphs.open()
         except OSError as exc:
-            raise KGError(f"{folder}: cannot open the store: {exc}") from None
-        embedded = EmbeddedStore(raw)
-        store: Store = embedded
-        if len(raw) == 0:  # a new store: fill it from the files once
-            with _progress("loading the graph…"):
-                embedded.load(ontology_sources() + expand(args.data or [project_root() / "graph_data"]))
-                raw.flush()
-    else:
+            raise KGError(f"{args.location}: cannot open the store: {exc}") from None
+    elif remote:
         store = _store(args)
+    else:  # loaded once into a cache folder keyed by the files; a restart on the same files opens it at once
+        with _progress("loading the graph…"):
+            store = cached_store(files or [])
     reload_from = None if remote or args.location else (args.data or [project_root() / "graph_data"])
+    public_url = args.public_url or f"http://{args.host if ':' not in args.host else f'[{args.host}]'}:{args.port}"
     try:
         app = create_app(store, query_timeout=args.timeout, workers=args.workers,
                          worker_memory=args.worker_memory * 1024 * 1024 if args.worker_memory else None,
                          admin_token=token, allow_update=args.allow_update, persistent=bool(args.location),
-                         reload_from=reload_from, watch=args.watch)
+                         reload_from=reload_from, watch=args.watch, public_url=public_url, csv_raw=args.csv_raw,
+                         graphs=graphs)
+        protocol = guarded(per_client=args.max_client_connections, header_timeout=args.header_timeout,
+                           body_timeout=max(args.body_timeout, args.header_timeout))
     except ValueError as exc:
         raise KGError(str(exc)) from None
+    raise_file_limit()
     print(f"serving {store.describe()} on http://{args.host}:{args.port}/"
           + (" (updates allowed with the token)" if args.allow_update else " (read-only)"), file=sys.stderr)
     from kg import renderers
 
     for line in renderers.missing():  # checked once: the pages that need it answer 503 naming the fix
         print(f"kg: warning: diagrams need {line}", file=sys.stderr)
+    # proxy_headers=False: the client address (its share of workers and connections) is the peer's, never a
+    # header a client can write
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", server_header=False,
-                limit_concurrency=args.max_connections)
+                limit_concurrency=args.max_connections, http=protocol, proxy_headers=False, timeout_keep_alive=5)
     return EXIT_OK
 
 
@@ -475,8 +485,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="query worker processes (default: CPUs, 2 to 4; 0: threads, timeouts cannot stop a query)")
     p.add_argument("--worker-memory", type=int, default=1024, metavar="MB",
                    help="memory limit of each query worker (default: 1024; 0: none)")
-    p.add_argument("--max-connections", type=int, default=256, metavar="N",
-                   help="connections served at once; more get 503 (default: 256)")
+    p.add_argument("--max-connections", type=int, default=4096, metavar="N",
+                   help="connections served at once; more get 503 (default: 4096)")
+    p.add_argument("--max-client-connections", type=int, default=64, metavar="N",
+                   help="connections one client address may hold; more are closed at once (default: 64)")
+    p.add_argument("--header-timeout", type=float, default=10.0, metavar="SECONDS",
+                   help="close a connection whose request line and headers take longer (default: 10)")
+    p.add_argument("--body-timeout", type=float, default=30.0, metavar="SECONDS",
+                   help="close a connection whose whole request takes longer (default: 30)")
+    p.add_argument("--public-url", metavar="URL",
+                   help="where clients reach this server, named in the service description and VoID "
+                   "(default: http://HOST:PORT)")
+    p.add_argument("--csv-raw", action="store_true",
+                   help="write CSV cells as they are (default: a cell starting with = + - @ or tab gets a "
+                   "leading ' so spreadsheets do not run it)")
     p.add_argument("--allow-update", action="store_true",
                    help="accept SPARQL updates from clients sending the bearer token")
     p.add_argument("--token-file", metavar="FILE",

@@ -230,16 +230,19 @@ def _parse_into(target: ox.Store, path: Path) -> int:
 
 
 class EmbeddedStore:
-    """An in-memory pyoxigraph store.
+    """A pyoxigraph store in this process: in memory, or on disk.
 
     Parameters
     ----------
     store : pyoxigraph.Store, optional
         An existing store to wrap.
+    location : Path, optional
+        The folder of an on-disk *store* (``kg serve`` opens it read-only in every process).
     """
 
-    def __init__(self, store: ox.Store | None = None) -> None:
+    def __init__(self, store: ox.Store | None = None, *, location: Path | None = None) -> None:
         self.raw = store if store is not None else ox.Store()
+        self.location = location
         self.files: list[Path] = []
 
     @classmethod
@@ -312,7 +315,8 @@ class EmbeddedStore:
 
     def describe(self) -> str:
         """Engine and size."""
-        return f"embedded pyoxigraph {ox.__version__} ({self.count()} triples from {len(self.files)} files)"
+        where = f" on disk at {self.location}" if self.location is not None else ""
+        return f"embedded pyoxigraph {ox.__version__}{where} ({self.count()} triples from {len(self.files)} files)"
 
 
 class _Credentials(httpx.Auth):

@@ -35,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from decimal import Decimal
@@ -57,7 +58,8 @@ from server import admin, api, linked_data, pictures, sparql, web
 from server.data import local_path
 from server.engine import QueryRunner
 from server.errors import install_handlers
-from server.security import ScopedCORS, SecurityHeaders
+from server.graphs import Graphs
+from server.security import ClientIdentity, ScopedCORS, SecurityHeaders
 from server.state import Ontology, ServerState
 
 __all__ = ["create_app", "make_app"]
@@ -173,7 +175,9 @@ def _docs_router() -> APIRouter:
 def create_app(store: Store, *, query_timeout: float = 10.0, max_rows: int = 10000,
                max_body: int = 1_000_000, workers: int | None = None, worker_memory: int | None = 1 << 30,
                admin_token: str | None = None, allow_update: bool = False, persistent: bool = False,
-               reload_from: Sequence[Path | str] | None = None, watch: float | None = None) -> FastAPI:
+               reload_from: Sequence[Path | str] | None = None, watch: float | None = None,
+               public_url: str = "http://127.0.0.1:8000", csv_raw: bool = False, graphs: Graphs | None = None,
+               share: int | None = None) -> FastAPI:
     """Build the app serving *store*.
 
     Parameters
@@ -204,6 +208,17 @@ def create_app(store: Store, *, query_timeout: float = 10.0, max_rows: int = 100
         Data files or folders a reload reads (the ontology is added); ``None``: not reloadable.
     watch : float, optional
         Poll the files of *reload_from* every *watch* seconds and reload when they change.
+    public_url : str
+        Where clients reach the server: the endpoint IRI in the service description and VoID
+        (never the request's ``Host`` header).
+    csv_raw : bool
+        Write CSV answers as they are; by default a cell starting with ``= + - @``, tab or CR gets
+        a leading ``'`` so a spreadsheet does not run it as a formula.
+    graphs : server.graphs.Graphs, optional
+        The store folders the workers read (``kg serve`` passes its cache or ``--location``);
+        default: a temporary folder, an in-memory *store* copied to it.
+    share : int, optional
+        SPARQL worker slots one client (address or bearer token) may hold; default half the workers.
 
     Returns
     -------
@@ -230,8 +245,10 @@ def create_app(store: Store, *, query_timeout: float = 10.0, max_rows: int = 100
     if workers is None:
         workers = max(2, min(4, os.cpu_count() or 2))
     # max_threads: the server's own queries (one resource's description) and a remote store's
+    if not re.match(r"https?://[^/\s]+", public_url):
+        raise ValueError(f"public_url must be an http(s) URL, got {public_url!r}")
     runner = QueryRunner(store, timeout=query_timeout, max_rows=max_rows, max_threads=32, workers=workers,
-                         worker_memory=worker_memory)
+                         worker_memory=worker_memory, graphs=graphs, share=share, csv_raw=csv_raw)
     state = ServerState(
         store=store,
         runner=runner,
@@ -242,11 +259,12 @@ def create_app(store: Store, *, query_timeout: float = 10.0, max_rows: int = 100
         allow_update=allow_update,
         persistent=persistent,
         reload_from=[Path(p) for p in reload_from] if reload_from is not None else None,
+        public_url=public_url.rstrip("/"),
     )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await run_in_threadpool(runner.start)
+        await run_in_threadpool(lambda: runner.start(wait=60.0))  # no query waits for a worker starting up
         watcher = None
         if state.reload_from is not None:
             state.loaded = await run_in_threadpool(admin.fingerprint, state)
@@ -273,6 +291,7 @@ def create_app(store: Store, *, query_timeout: float = 10.0, max_rows: int = 100
     install_handlers(app)
     app.add_middleware(ScopedCORS)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(ClientIdentity)
     app.add_middleware(GZipMiddleware, minimum_size=500)  # every text response, pages and data alike
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(sparql.router)

@@ -394,7 +394,7 @@ def test_service_description(client, app_store) -> None:
     resp = client.get("/sparql", headers={"Accept": "text/turtle"})
     assert resp.status_code == 200 and media(resp) == "text/turtle"
     g = rdflib.Graph().parse(data=resp.text, format="turtle")
-    endpoint = URIRef("http://testserver/sparql")
+    endpoint = URIRef("http://127.0.0.1:8000/sparql")  # --public-url, never the Host header
     assert (endpoint, RDF.type, SD.Service) in g
     assert (endpoint, SD.supportedLanguage, SD.SPARQL11Query) in g
     formats = set(g.objects(endpoint, SD.resultFormat))
@@ -408,7 +408,7 @@ def test_void(client, app_store) -> None:
     resp = client.get("/void")
     assert resp.status_code == 200 and media(resp) == "text/turtle"
     g = rdflib.Graph().parse(data=resp.text, format="turtle")
-    ds = URIRef("http://testserver/void#dataset")
+    ds = URIRef("http://127.0.0.1:8000/void#dataset")
     assert (ds, RDF.type, VOID.Dataset) in g
     assert g.value(ds, VOID.triples).toPython() == app_store.count()
     programs = int(select(app_store, f"SELECT (COUNT(DISTINCT ?p) AS ?n) WHERE {{ ?p a <{JF.Program}> }}").rows[0][0])
