@@ -106,7 +106,6 @@ def bulk_load(quads: Iterable[ox.Quad], location: str | Path, *, extra: Iterable
             store.bulk_load(path=str(f), format=ox.RdfFormat.TURTLE, base_iri=f.resolve().as_uri())
         store.bulk_extend(_counted(quads, counter))
         store.flush()
-        store.optimize()
         del store
         if location.exists():
             location.rmdir()

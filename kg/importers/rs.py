@@ -280,9 +280,10 @@ class RSImporter:
             else:
                 node = ox.NamedNode(f"{prog.value}/{code}/{line}")
                 add(node, RDF_TYPE, iri(fs.cls))
-                if fs.link:
+                if fs.link:  # the program → row link; rows without one say their program themselves
                     add(prog, fs.link, node)
-                add(node, "jf:ofProgram", prog)
+                else:
+                    add(node, "jf:ofProgram", prog)
                 add(node, "jf:sourceLine", ox.Literal(str(line), datatype=iri("xsd:integer")))
                 self._cells(fs, counts, line, cells, node, add)
                 if fs.open:
@@ -518,7 +519,10 @@ class RSImporter:
             return
         org = self._org(counts, line, spec.corporate_number, name, number, block, add)
         add(node, "jf:payee", org)
-        add(block, "jf:member", org)
+        key = f"m {block.value} {org.value}"
+        if key not in self._emitted:
+            self._emitted.add(key)
+            add(block, "jf:member", org)
 
     def _org(self, counts: FileCounts, line: int, column: str, name: str, number: str, block: ox.NamedNode,
              add: Callable[[Term, str, Term], None]) -> ox.NamedNode:
