@@ -271,25 +271,17 @@ SELECT ?s ?kind (SAMPLE(?ja0) AS ?ja) (SAMPLE(?en0) AS ?en)
 GROUP BY ?s ?kind
 """
 
-_PROGRAM_TEXT = _PFX + """
-SELECT ?p (GROUP_CONCAT(DISTINCT STR(?t); separator="\\n") AS ?text) WHERE {
-  ?p a jf:Program .
-  {
-    ?p rdfs:comment|jf:budgetLineText ?t
-  } UNION {
-    ?c jf:partOf+ ?p ; rdfs:label ?t
-  } UNION {
-    ?p jf:target/jf:targetText ?t
-  } UNION {
-    { ?p jf:rate ?r } UNION { ?f jf:ofProgram ?p ; jf:rate ?r }
-    ?r jf:rateText ?rt .
-    BIND (CONCAT("補助率 ", STR(?rt)) AS ?t)
-  } UNION {
-    ?f jf:ofProgram ?p ; jf:sourceText ?t
-  }
-}
-GROUP BY ?p
-"""
+_PROGRAM_TEXTS = [_PFX + q for q in (
+    "SELECT ?p ?t WHERE { ?p a jf:Program ; rdfs:comment|jf:budgetLineText ?t }",
+    "SELECT ?p ?t WHERE { ?p a jf:Program ; jf:target ?x . ?x jf:targetText ?t }",
+    "SELECT ?p ?t WHERE { ?p a jf:Program ; jf:rate ?r . ?r jf:rateText ?t }",
+    "SELECT ?p ?t WHERE { ?f jf:ofProgram ?p ; jf:rate ?r . ?r jf:rateText ?t }",
+    "SELECT ?p ?t WHERE { ?f jf:ofProgram ?p ; jf:sourceText ?t }",
+)]
+"""Text that finds a program: notes and budget line, targets, rates (each queried on its own: one
+simple pattern per query keeps every one linear in the graph's size)."""
+
+_CHILDREN = _PFX + 'SELECT ?c ?p ?t WHERE { ?c jf:partOf ?p . OPTIONAL { ?c rdfs:label ?t FILTER (LANG(?t) = "ja") } }'
 
 _RECIPIENTS = _PFX + """
 SELECT ?s (SAMPLE(?ja0) AS ?ja) (SAMPLE(?en0) AS ?en) (SAMPLE(?n0) AS ?number) WHERE {
@@ -308,6 +300,25 @@ def _rows(store: Store, sparql: str) -> list[dict[str, str]]:
     return [{k: str(v) for k, v in zip(answer.variables, row) if v is not None} for row in answer.rows]
 
 
+def _program_texts(store: Store) -> dict[str, str]:
+    """Each program's searchable text: its own, its sub-measures' titles (all levels), rates as 補助率 …"""
+    found: dict[str, list[str]] = {}
+    for i, sparql in enumerate(_PROGRAM_TEXTS):
+        for r in _rows(store, sparql):
+            text = r.get("t", "")
+            found.setdefault(r["p"], []).append(f"補助率 {text}" if i in (2, 3) else text)
+    parent: dict[str, str] = {}
+    for r in _rows(store, _CHILDREN):
+        parent.setdefault(r["c"], r["p"])
+        if r.get("t"):
+            up, seen = r["p"], set()
+            while up and up not in seen:  # a sub-measure's title finds every program above it
+                seen.add(up)
+                found.setdefault(up, []).append(r["t"])
+                up = parent.get(up, "")
+    return {p: "\n".join(dict.fromkeys(v)) for p, v in found.items()}
+
+
 def store_entries(store: Store) -> Iterator[Entry]:
     """Entries for what *store* names: programs (with sub-measure, purpose, target and rate text),
     named bodies (abbreviations, alternative labels), units, instruments, actor categories, the
@@ -315,7 +326,7 @@ def store_entries(store: Store) -> Iterator[Entry]:
     from kg import queries
 
     names = name_index(store).by_iri
-    texts = {r["p"]: r.get("text", "") for r in _rows(store, _PROGRAM_TEXT)}
+    texts = _program_texts(store)
     for r in _rows(store, _LABELS):
         iri, kind = r["s"], r["kind"]
         detail = ""
