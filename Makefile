@@ -13,7 +13,7 @@ TEST_APT = $(SERVE_APT) chromium virtuoso-opensource
 UV_VERSION = 0.13.9
 LOCK = uv pip compile pyproject.toml requirements/build.in --universal --python-version 3.11 --generate-hashes --upgrade -q
 
-.PHONY: install install-test system-deps-serve system-deps-test serve test validate bench lock
+.PHONY: install install-test system-deps-serve system-deps-test serve test validate bench lock national
 
 # Exactly the locked versions (hash-checked), then the project itself without touching them.
 install:
@@ -32,6 +32,13 @@ system-deps-test:
 
 serve: system-deps-serve install
 	$(PYTHON) -m kg serve
+
+# The national picture: import the RS system's zips (RS=folder, default ../shared/data/rs2024) into an
+# on-disk store once (national.store/), then serve it. Remove national.store/ to import again.
+RS ?= ../shared/data/rs2024
+national: system-deps-serve install
+	test -d national.store || $(PYTHON) -m kg import rs $(RS) --location national.store
+	$(PYTHON) -m kg serve --location national.store
 
 validate:
 	$(PYTHON) -m kg validate
