@@ -11,7 +11,7 @@ Examples
 >>> store = EmbeddedStore.from_paths()
 >>> doc = program_doc(store, "https://w3id.org/jp-funding/id/program/energy-saving-investment-demand-shift-r6s")
 >>> sorted({r["rate"] for r in doc["rates"]})
-['1/2', '1/3', '2/3']
+['1/2', '1/2以内', '1/2等', '1/3', '1/3以内', '1/4', '2/3', '2/3以内', '定額']
 """
 
 from __future__ import annotations
@@ -85,9 +85,10 @@ def program_doc(store: Store, iri: str, *, lang: str = "ja") -> dict[str, Any]:
     chain = as_table(named_query("program-chain").run(store, bound))
     caps = as_table(named_query("caps").run(store, bound))
     targets = as_table(named_query("program-targets").run(store, bound))
+    facts = as_table(named_query("program-facts").run(store, bound))
     iris = {iri, *(str(v) for rows in (budgets, units, rates, subs) for r in rows for v in r.values()
                    if isinstance(v, URIRef))}
-    iris |= {str(v) for t in (chain, caps, targets) for row in t.rows for v in row if isinstance(v, URIRef)}
+    iris |= {str(v) for t in (chain, caps, targets, facts) for row in t.rows for v in row if isinstance(v, URIRef)}
     if about.get("parent") is not None:
         iris.add(str(about["parent"]))
     label = names.labels(store, iris, lang=lang)
@@ -120,7 +121,29 @@ def program_doc(store: Store, iri: str, *, lang: str = "ja") -> dict[str, Any]:
         "caps": [_plain_row(r, lab) for r in caps.dicts()],
         "targets": [_plain_row(r, lab) for r in targets.dicts()],
         "sub_measures": [{"notation": _value(s["notation"]), **(ref(s["sub"]) or {})} for s in subs],
+        "facts": [_fact(r, lab) for r in facts.dicts()],
     }
+
+
+_FACT_DETAILS = (("detail_kind", "{}"), ("classes", "対象: {}"), ("years", "{}年間"), ("min_years", "最短{}年"),
+                 ("max_years", "最長{}年"), ("deadline_year", "期限 {}年度"), ("commitment_year", "{}年度"),
+                 ("member_of", "構成: {}"))
+
+
+def _fact(row: Mapping[str, Any], lab: Any) -> dict[str, Any]:
+    """One statement of ``program-facts``: its kind, verbatim text, lines and the structured parts set."""
+    details = [fmt.format(lab(row[k]) if isinstance(row[k], URIRef) else plain(row[k]))
+               for k, fmt in _FACT_DETAILS if row.get(k) is not None]
+    if row.get("measure") is not None or row.get("value") is not None:
+        details.append("".join(plain(row[k]) for k in ("measure", "value", "unit", "comparator_label")
+                               if row.get(k) is not None))
+    if row.get("start") is not None or row.get("end") is not None:
+        details.append(f"{plain(row.get('start'))}–{plain(row.get('end'))}年度")
+    if row.get("total") is not None:
+        details.append(f"総額 {yen_label(_value(row['total']))}")
+    return {"of": {"id": plain(row["of"]), "label": lab(row["of"])}, "kind": plain(row["kind_label"]),
+            "text": plain(row["text"]), "lines": [_value(row["line"]), _value(row["line_last"])],
+            "details": details}
 
 
 def _flow(row: Mapping[str, Any], lab: Any) -> dict[str, Any]:
@@ -186,6 +209,13 @@ def program_text(doc: Mapping[str, Any], *, ids: bool = False) -> str:
         if rows:
             out.append(f"\n{title}:")
             out.append(_table(header, rows).rstrip("\n"))
+    if doc["facts"]:
+        out.append("\nfacts (verbatim from the sheet):")
+        for f in doc["facts"]:
+            lines = f"{f['lines'][0]}" + (f"–{f['lines'][1]}" if f["lines"][1] else "")
+            out.append(f"  【{f['kind']}】 {f['text']}  (line {lines})")
+            if f["details"]:
+                out.append(f"      {' · '.join(f['details'])}")
     if doc["sub_measures"]:
         out.append("\nsub-measures:")
         out.extend(f"  {s['notation'] or ''} {s['label']}" + (f" [{s['id']}]" if ids else "") for s in doc["sub_measures"])

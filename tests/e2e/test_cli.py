@@ -82,6 +82,9 @@ def test_program_by_text_and_unknown(capsys) -> None:
     doc = json.loads(out)
     assert doc["id"] == "program:go-tech-r7"
     assert {b["amount"] for b in doc["budgets"]} == {12_300_000_000, 12_800_000_000}
+    periods = [f for f in doc["facts"] if f["kind"] == "補助事業期間"]
+    assert any("最長3年" in f["details"] and "最短2年" in f["details"] for f in periods), periods
+    assert any(f["kind"] == "事業目的" for f in doc["facts"])
     code, _, err = run(capsys, "program", "program:no-such-thing")
     assert code == 2 and "unknown program" in err
 
