@@ -215,7 +215,7 @@ class Dataset:
 
     def triples(self) -> int:
         """Distinct triples over all files (a triple stated in two files counts once)."""
-        total = len(self.store)
+        total = sum(self.sizes.values())  # not the shapes graph (see add_shapes)
         order = sorted(self.graphs, key=lambda g: -self.sizes[g])
         rank: dict[object, int] = {g: i for i, g in enumerate(order)}
         duplicates = 0
