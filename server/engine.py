@@ -59,12 +59,14 @@ from server.security import CLIENT
 from server.worker import (
     Answer,
     Capture,
+    LONG_ROW,
     Deadline,
     EvaluationError,
     QuerySyntaxError,
     empty_rows,
     execute,
     serialize_triples,
+    write_csv,
 )
 from server.worker import used_prefixes as _used_prefixes
 
@@ -158,16 +160,19 @@ class Outcome:
         if self.kind == "boolean":
             doc = b'{"head":{},"boolean":%s}' % (b"true" if self.boolean else b"false")
             return ox.parse_query_results(doc, ox.QueryResultsFormat.JSON)
-        try:
-            return ox.parse_query_results(self.data, ox.QueryResultsFormat.TSV)
-        except MemoryError:  # one row is over pyoxigraph's parser limit
-            raise ApiError(422, _TOO_LONG) from None
+        if max(map(len, self.data.split(b"\n")), default=0) > LONG_ROW:  # the parser is quadratic in a row
+            raise ApiError(422, _TOO_LONG)
+        return ox.parse_query_results(self.data, ox.QueryResultsFormat.TSV)
 
     def _no_variables(self) -> bool:
         return self.kind == "solutions" and self.data.startswith(b"\n")
 
-    def serialize(self, media_type: str) -> bytes:
-        """The answer in *media_type* (a key of the table :attr:`offered` lists)."""
+    def serialize(self, media_type: str, *, csv_raw: bool = False) -> bytes:
+        """The answer in *media_type* (a key of the table :attr:`offered` lists).
+
+        CSV cells that a spreadsheet would run as formulas are neutralised unless *csv_raw*
+        (:func:`server.worker.neutralise_cell`).
+        """
         if self.kind == "graph":
             if media_type == "application/n-triples":
                 return self.data
@@ -177,7 +182,10 @@ class Outcome:
             return self.data
         if self._no_variables():
             return empty_rows(self.data.count(b"\n") - 1, fmt)
-        return cast(bytes, self._parsed().serialize(format=fmt))
+        parsed = self._parsed()
+        if fmt == ox.QueryResultsFormat.CSV and isinstance(parsed, ox.QuerySolutions):
+            return write_csv(parsed, sys.maxsize, sys.maxsize, float("inf"), neutralise=not csv_raw)[0]
+        return cast(bytes, parsed.serialize(format=fmt))
 
     def table(self) -> tuple[list[str], list[list[ox.NamedNode | ox.BlankNode | ox.Literal | None]]]:
         """Variables and rows of a result set (for HTML)."""
@@ -192,15 +200,14 @@ class Outcome:
 
     def triples(self) -> list[ox.Triple]:
         """The triples of a graph answer."""
-        try:
-            return [q.triple for q in ox.parse(self.data, format=ox.RdfFormat.N_TRIPLES)]
-        except MemoryError:
-            raise ApiError(422, _TOO_LONG) from None
+        if max(map(len, self.data.split(b"\n")), default=0) > LONG_ROW:
+            raise ApiError(422, _TOO_LONG)
+        return [q.triple for q in ox.parse(self.data, format=ox.RdfFormat.N_TRIPLES)]
 
 
 _XSD_BOOLEAN = "http://www.w3.org/2001/XMLSchema#boolean"
-_TOO_LONG = ("a value of this answer is over 16 MiB, longer than the server can show or convert; ask /sparql "
-             "for text/tab-separated-values or application/n-triples, or select fewer or shorter values")
+_TOO_LONG = (f"a row of this answer is over {LONG_ROW // (1 << 20)} MiB, longer than the server shows or converts; "
+             "ask /sparql for text/tab-separated-values or application/n-triples, or select fewer or shorter values")
 
 
 def _without_frames(exc: BaseException) -> BaseException:
@@ -501,7 +508,7 @@ class QueryRunner:
         if self.pool is None:
             outcome = await self.query(sparql, default_graphs=default_graphs, named_graphs=named_graphs)
             media = graph if outcome.kind == "graph" else results
-            body = await self.run(lambda deadline: outcome.serialize(media))
+            body = await self.run(lambda deadline: outcome.serialize(media, csv_raw=self.csv_raw))
             return Streamed(media, outcome.kind, outcome.truncated, [body])
         request = {"sparql": sparql, "default_graphs": list(default_graphs), "named_graphs": list(named_graphs),
                    "rows": self.max_rows, "results": results, "graph": graph, "prefixes": SERIALIZE_PREFIXES,

@@ -101,7 +101,10 @@ def term_view(term: object, labels: dict[str, dict[str, str]] | None = None) -> 
         return {"kind": "triple", "text": str(term)}
     iri = term.value
     lab = (labels or {}).get(iri, {})
-    return {"kind": "iri", "iri": iri, "text": compact(iri), "href": local_path(iri),
+    href: str | None = local_path(iri)
+    if not href.startswith(("/", "http://", "https://")):  # javascript:, data:, … IRIs are shown, never links
+        href = None
+    return {"kind": "iri", "iri": iri, "text": compact(iri), "href": href,
             "label_ja": lab.get("ja"), "label_en": lab.get("en")}
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import pyoxigraph as ox
 
 from server.errors import NotAcceptable
+from server.worker import neutralise_cell
 
 __all__ = [
     "FORMAT_ALIASES",
@@ -31,6 +32,7 @@ __all__ = [
     "RESULT_TYPES",
     "content_type",
     "negotiate",
+    "neutralise_cell",
     "parse_accept",
 ]
 

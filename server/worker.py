@@ -53,8 +53,23 @@ from typing import IO, Any, cast
 
 import pyoxigraph as ox
 
-__all__ = ["Answer", "Capture", "Deadline", "EvaluationError", "QuerySyntaxError", "TooLarge", "answer", "execute",
-           "limit_memory", "main", "neutralise_cell", "sandbox", "serialize_triples", "used_prefixes"]
+__all__ = [
+    "Answer",
+    "Capture",
+    "Deadline",
+    "EvaluationError",
+    "QuerySyntaxError",
+    "TooLarge",
+    "answer",
+    "execute",
+    "limit_memory",
+    "main",
+    "neutralise_cell",
+    "sandbox",
+    "serialize_triples",
+    "used_prefixes",
+    "write_csv",
+]
 
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
@@ -63,8 +78,10 @@ MAX_BYTES = 64 * 1024 * 1024
 """Default cap on the bytes of one answer; rows past it are dropped like rows past ``max_rows``."""
 CHUNK = 1 << 20
 """Bytes per message of a streamed answer."""
-PARSER_LIMIT = 16 * 1024 * 1024
-"""pyoxigraph's parsers refuse a line (one row or triple) longer than this."""
+LONG_ROW = 2 * 1024 * 1024
+"""A row (or triple) longer than this is never read back by pyoxigraph's TSV / N-Triples parsers:
+they take time growing with the square of a line's length (12 s for 16 MiB) and refuse more than
+16 MiB. Such an answer is written again straight in the format asked for (when it is whole)."""
 CSV_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 """A spreadsheet reads a cell starting with one of these as a formula."""
 
@@ -82,7 +99,7 @@ class EvaluationError(Exception):
 
 
 class TooLarge(Exception):
-    """The answer cannot be written within the limits (a value over :data:`PARSER_LIMIT`, or over ``max_bytes``)."""
+    """The answer cannot be written within the limits (a row over :data:`LONG_ROW` to cut, or over ``max_bytes``)."""
 
 
 class _Full(Exception):
@@ -282,8 +299,12 @@ def _csv_value(term: object) -> str:
     return str(term)  # a triple term: its N-Triples form
 
 
-def _csv(solutions: ox.QuerySolutions, rows: int, max_bytes: int, deadline: float, *,
-         neutralise: bool) -> tuple[bytes, bool]:
+def write_csv(solutions: ox.QuerySolutions, rows: int, max_bytes: int, deadline: float, *,
+              neutralise: bool) -> tuple[bytes, bool]:
+    """SPARQL CSV of at most *rows* solutions and *max_bytes* bytes, cells neutralised (:func:`neutralise_cell`).
+
+    Returns the document and whether solutions were left out.
+    """
     import csv
 
     out = io.StringIO()
@@ -339,7 +360,7 @@ def answer(store: ox.Store, request: dict[str, Any]) -> tuple[dict[str, Any], by
             raise EvaluationError(str(exc)) from None
         if isinstance(solutions, ox.QuerySolutions):
             try:
-                data, truncated = _csv(solutions, rows, max_bytes, deadline, neutralise=not request.get("csv_raw"))
+                data, truncated = write_csv(solutions, rows, max_bytes, deadline, neutralise=not request.get("csv_raw"))
             except (OSError, RuntimeError, ValueError) as exc:
                 raise EvaluationError(str(exc)) from None
             return {"kind": "solutions", "media": results, "truncated": truncated}, data
@@ -359,19 +380,20 @@ def answer(store: ox.Store, request: dict[str, Any]) -> tuple[dict[str, Any], by
             return header, first.data
         if first.data.startswith(b"\n"):
             return header, empty_rows(first.data.count(b"\n") - 1, rfmt)
-        try:
-            return header, cast(bytes, ox.parse_query_results(first.data, ox.QueryResultsFormat.TSV)
-                                .serialize(format=rfmt))
-        except MemoryError:  # one row is over the parser's limit
+        if _longest_line(first.data) > LONG_ROW:
             return header, _direct(store, sparql, deadline, max_bytes, first.truncated, options, rfmt)
+        return header, cast(bytes, ox.parse_query_results(first.data, ox.QueryResultsFormat.TSV).serialize(format=rfmt))
     header = {"kind": "graph", "media": graph, "truncated": first.truncated}
     if gfmt == ox.RdfFormat.N_TRIPLES:
         return header, first.data
-    try:
-        triples = [q.triple for q in ox.parse(first.data, format=ox.RdfFormat.N_TRIPLES)]
-    except MemoryError:
+    if _longest_line(first.data) > LONG_ROW:
         return header, _direct(store, sparql, deadline, max_bytes, first.truncated, options, gfmt)
+    triples = [q.triple for q in ox.parse(first.data, format=ox.RdfFormat.N_TRIPLES)]
     return header, serialize_triples(triples, gfmt, prefixes)
+
+
+def _longest_line(data: bytes) -> int:
+    return max(map(len, data.split(b"\n")), default=0)
 
 
 def _dataset(options: dict[str, Any]) -> dict[str, object]:
@@ -387,9 +409,9 @@ def _direct(store: ox.Store, sparql: str, deadline: float, max_bytes: int, trunc
             options: dict[str, Any], fmt: ox.QueryResultsFormat | ox.RdfFormat) -> bytes:
     """Write a whole answer straight in *fmt* (a value too long to read back from TSV / N-Triples)."""
     if truncated:
-        raise TooLarge(f"a value of this answer is over {PARSER_LIMIT // (1 << 20)} MiB, the longest row "
-                       "the server can cut to its row limit in this format; ask for text/tab-separated-values "
-                       "or application/n-triples, or select fewer or shorter values")
+        raise TooLarge(f"a row of this answer is over {LONG_ROW // (1 << 20)} MiB, the longest the server cuts "
+                       "to its row limit in this format; ask for text/tab-separated-values or "
+                       "application/n-triples, or select fewer or shorter values")
     capture = Capture(sys.maxsize, deadline, max_bytes=max_bytes)
     capture.serialize(store.query(sparql, **_dataset(options)), fmt)  # type: ignore[arg-type]
     if capture.full:

@@ -501,3 +501,60 @@ def test_reload_with_a_shacl_violation_is_rejected_with_file_and_line(reloadable
 def test_reload_of_a_graph_not_from_files_is_refused(store) -> None:
     with TestClient(create_app(store, workers=0, admin_token=TOKEN)) as c:
         assert_error(c.post("/admin/reload", headers=AUTH), 409, "not loaded from files")
+
+
+# ---------------------------------------------------------------- issue 13: updates run in network-less workers
+
+def _blind_lexer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Replace the server's SPARQL reading with one that sees no SERVICE, no LOAD and no nesting: the
+    second layer alone must hold."""
+    import server.sparql
+    from server.lexer import Scan
+
+    monkeypatch.setattr(server.sparql, "scan", lambda text, **kw: Scan((), None, 0))
+
+
+def test_an_update_past_the_lexer_still_makes_no_connection(writable, listener, monkeypatch) -> None:
+    """Finding 1: an update's SERVICE or LOAD that the lexer misses cannot reach the network (it runs in a worker)."""
+    pool = writable.app.state.kg.runner.updates()
+    pool.run({"sparql": "ASK {}", "rows": 1}, time.monotonic() + 30)
+    if pool.network:
+        pytest.skip("this kernel does not allow unprivileged network namespaces; only the refusal applies")
+    _blind_lexer(monkeypatch)
+    before = _count(writable)
+    for update in [f"INSERT {{ <{EX}got> <{EX}p> ?o }} WHERE {{ SERVICE <{listener.url}> {{ ?s ?p ?o }} }}",
+                   f"LOAD <{listener.url}data.ttl>", f"LOAD SILENT <{listener.url}x> INTO GRAPH <{EX}g>"]:
+        resp = writable.post("/sparql", data={"update": update}, headers=AUTH)
+        assert resp.status_code in (200, 400), resp.text  # LOAD SILENT succeeds, having loaded nothing
+    assert listener.connections() == 0
+    assert _count(writable) == before
+    assert _count(writable, f"<{EX}got> ?p ?o") == 0
+
+
+def test_deep_nesting_is_refused_and_a_crashing_update_kills_only_its_worker(writable, monkeypatch) -> None:
+    """Finding 6: nesting past the limit is 400 at once; past the lexer, the crash is a worker's, not the server's."""
+    term = f"<{EX}a>"
+    for _ in range(100):
+        term = f"<< {term} <{EX}p> <{EX}o> >>"
+    deep = f"INSERT DATA {{ {term} <{EX}p> 1 }}"
+    assert_error(writable.post("/sparql", data={"update": deep}, headers=AUTH), 400, "101 deep", "at most 64")
+    assert_error(writable.get("/sparql", params={"query": f"SELECT * WHERE {{ {term} ?p ?o }}"}), 400, "101 deep")
+    before = _count(writable)
+    _blind_lexer(monkeypatch)
+    for _ in range(19_900):  # pyoxigraph's parser overflows its stack near 20,000 levels (SIGSEGV)
+        term = f"<<{term} <a:p> <a:o>>>"
+    crash = writable.post("/sparql", content=f"INSERT DATA {{ {term} <{EX}p> 1 }}".encode(),
+                          headers={**AUTH, "Content-Type": "application/sparql-update"})
+    assert_error(crash, 400, "worker process", "nothing was changed")
+    assert _count(writable) == before  # the server answers, from an unchanged graph
+    assert writable.get("/sparql", params={"query": "ASK {}"}).json()["boolean"] is True
+
+
+def test_a_refused_reload_leaves_no_store_behind(reloadable, data_dir: Path) -> None:
+    """Finding 7 (reload): a rejected reload builds nothing in the server and leaves no store folder."""
+    folders = reloadable.app.state.kg.runner.folders()
+    before = sorted(p.name for p in folders.root.iterdir())
+    (data_dir / "marker.ttl").write_text(f'<{EX}marker> <{EX}version> "B" ;\n', encoding="utf-8")
+    assert_error(reloadable.post("/admin/reload", headers=AUTH), 422, "marker.ttl:")
+    assert sorted(p.name for p in folders.root.iterdir()) == before
+    assert _version(reloadable) == ["A"]
