@@ -129,7 +129,8 @@ class SearchIndex:
                 label_en TEXT NOT NULL, detail TEXT NOT NULL, keys TEXT NOT NULL, rank INTEGER NOT NULL,
                 text TEXT NOT NULL DEFAULT '',
                 UNIQUE (kind, iri));
-            CREATE INDEX IF NOT EXISTS entry_keys ON entry (keys);
+            CREATE TABLE IF NOT EXISTS key (key TEXT NOT NULL, id INTEGER NOT NULL);
+            CREATE INDEX IF NOT EXISTS key_key ON key (key);
             CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(name, body, tokenize='trigram');
         """)
 
@@ -149,6 +150,7 @@ class SearchIndex:
                 if old is not None:
                     self._db.execute("DELETE FROM entry WHERE id = ?", old)
                     self._db.execute("DELETE FROM fts WHERE rowid = ?", old)
+                    self._db.execute("DELETE FROM key WHERE id = ?", old)
                 keys = " ".join(fold(k) for k in e.keys)
                 cur = self._db.execute(
                     "INSERT INTO entry (iri, kind, label_ja, label_en, detail, keys, rank, text) "
@@ -157,6 +159,8 @@ class SearchIndex:
                 name = fold(f"{e.label_ja} {e.label_en}")
                 body = fold(f"{e.text} {e.detail} {keys}")
                 self._db.execute("INSERT INTO fts (rowid, name, body) VALUES (?, ?, ?)", (cur.lastrowid, name, body))
+                self._db.executemany("INSERT INTO key (key, id) VALUES (?, ?)",
+                                     [(k, cur.lastrowid) for k in dict.fromkeys(keys.split())])
                 n += 1
         return n
 
@@ -189,7 +193,7 @@ class SearchIndex:
             match = " AND ".join('"' + w.replace('"', '""') + '"' for w in words)
             sql = ("SELECT e.iri, e.kind, e.label_ja, e.label_en, e.detail, e.keys, e.rank, fts.name, e.text, "
                    "bm25(fts, 10.0, 1.0) FROM fts JOIN entry e ON e.id = fts.rowid "
-                   f"WHERE fts MATCH ?{kind_sql}")
+                   f"WHERE fts MATCH ?{kind_sql} ORDER BY bm25(fts, 10.0, 1.0)")
             args: list[object] = [match, *kind_args]
         else:
             likes = " AND ".join("(fts.name LIKE ? ESCAPE '\\' OR fts.body LIKE ? ESCAPE '\\')" for _ in words)
@@ -200,10 +204,17 @@ class SearchIndex:
                 pattern = "%" + w.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
                 args += [pattern, pattern]
             args += kind_args
-        rows = self._db.execute(sql + " LIMIT ?", [*args, max(limit * 20, 500)]).fetchall()
-        hits = []
+        exact = self._db.execute(
+            "SELECT e.iri, e.kind, e.label_ja, e.label_en, e.detail, e.keys, e.rank, e.label_ja, e.text, -1e9 "
+            f"FROM key k JOIN entry e ON e.id = k.id WHERE k.key = ?{kind_sql}", [joined, *kind_args]).fetchall()
+        rows = exact + self._db.execute(sql + " LIMIT ?", [*args, max(limit * 4, 200)]).fetchall()
+        hits, seen = [], set()
         for iri, kind, ja, en, detail, keys, rank, name, raw, score in rows:
+            if (kind, iri) in seen:
+                continue
+            seen.add((kind, iri))
             key_hit = joined in keys.split()
+            name = fold(f"{ja} {en}")
             in_name = all(w in name for w in words)
             order = (0 if key_hit else 1 if fold(ja) == joined or fold(en) == joined else 2 if in_name else 3)
             matched = "" if in_name else _snippet(raw, words[0])

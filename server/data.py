@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from rdflib import Literal, URIRef
-from rdflib.namespace import RDF, RDFS, SKOS, XSD
+from rdflib.namespace import RDF, RDFS, SKOS
 
 from kg import names, queries, views
 from kg.formats import compact, rate_label
@@ -105,7 +105,7 @@ def py(term: Term | None) -> Any:
 
     Examples
     --------
-    >>> py(Literal("340000000000", datatype=XSD.integer)), py(Literal("0.5", datatype=XSD.decimal))
+    >>> py(Literal(340000000000)), py(Literal(Decimal("0.5")))
     (340000000000, 0.5)
     """
     if term is None:
@@ -113,16 +113,24 @@ def py(term: Term | None) -> Any:
     if isinstance(term, URIRef):
         return compact(str(term))
     if isinstance(term, Literal):
-        if term.datatype in (XSD.integer, XSD.int, XSD.long, XSD.nonNegativeInteger):
+        kind = _DATATYPES.get(str(term.datatype)) if term.datatype is not None else None
+        if kind == "int":
             return int(str(term))
-        if term.datatype in (XSD.decimal, XSD.double, XSD.float):
+        if kind == "float":
             return float(Decimal(str(term)))
-        if term.datatype == XSD.boolean:
+        if kind == "bool":
             return str(term) in ("true", "1")
-        if term.datatype == XSD.gYear:
+        if kind == "year":
             return int(str(term)) if str(term).isdigit() else str(term)
         return str(term)
     return f"_:{term}"
+
+
+_XSD = "http://www.w3.org/2001/XMLSchema#"
+_DATATYPES = {**{_XSD + n: "int" for n in ("integer", "int", "long", "nonNegativeInteger")},
+              **{_XSD + n: "float" for n in ("decimal", "double", "float")},
+              _XSD + "boolean": "bool", _XSD + "gYear": "year"}
+"""How :func:`py` reads each datatype (looked up by string: rdflib's namespace attributes are slow)."""
 
 
 def _select(store: Store, sparql: str, bindings: Mapping[str, Term] | None = None) -> list[dict[str, Term | None]]:

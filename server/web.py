@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,28 @@ def search_index(request: Request) -> SearchIndex:
         index = SearchIndex.build(state.store)
         request.app.state.search_index = (state.generation, index)
         return index
+
+
+_MEMO_LOCK = threading.Lock()
+_MEMO_SIZE = 32
+
+
+def memo(request: Request, key: tuple[Any, ...], compute: Any) -> Any:
+    """``compute()`` once per graph generation and *key* (the last :data:`_MEMO_SIZE` kept), so that
+    sorting, filtering and paging a table of 30,000 rows does not read the graph again."""
+    state = get_state(request)
+    with _MEMO_LOCK:
+        cache: OrderedDict[tuple[Any, ...], Any] = request.app.state.__dict__.setdefault("web_memo", OrderedDict())
+        full = (state.generation, *key)
+        if full in cache:
+            cache.move_to_end(full)
+            return cache[full]
+    value = compute()
+    with _MEMO_LOCK:
+        cache[full] = value
+        while len(cache) > _MEMO_SIZE:
+            cache.popitem(last=False)
+    return value
 
 
 def _page(request: Request, template: str, context: dict[str, Any], *, status: int = 200) -> Response:
@@ -164,8 +187,8 @@ def program_rows(store: Any) -> list[dict[str, Any]]:
 def programs(request: Request) -> Response:
     """Every program and sub-measure: a table to sort, filter, page and download."""
     store = get_state(request).store
-    view = tables.view_of(PROGRAM_COLUMNS, program_rows(store), request.query_params, table_id="programs",
-                          per=100)
+    view = tables.view_of(PROGRAM_COLUMNS, memo(request, ("programs",), lambda: program_rows(store)),
+                          request.query_params, table_id="programs", per=100)
     return tables.respond(view, request.query_params, filename="programs",
                           page=lambda: _page(request, "programs.html", {"t": view}))
 
@@ -225,7 +248,7 @@ BASIS = {"sheet": "シート全体の予算額 sheet total", "program": "個別�
 def body(request: Request, slug: str) -> Response:
     """One body: what it channels (:func:`kg.views.channels`), budgets of its programs, its flows."""
     state = get_state(request)
-    detail = data.body_detail(state.store, slug)
+    detail = memo(request, ("body", slug), lambda: data.body_detail(state.store, slug))
     if detail is None:
         raise ApiError(404, f"no body orgs:{slug}; named bodies are listed on the home page")
     params = request.query_params
