@@ -77,7 +77,11 @@ class GuardedH11Protocol(H11Protocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        if not self.transport.is_closing():  # the keep-alive timer runs; the next request's head is due too
+        if self.transport.is_closing():
+            return
+        if self.conn.their_state is h11.SEND_BODY:  # answered before the body came (413, 415): it is due all the same
+            self._arm(self.body_timeout, self._body_due)
+        else:  # the keep-alive timer runs; the next request's head is due too
             self._arm(self.timeout_keep_alive + self.header_timeout, self._headers_due)
 
     def _arm(self, seconds: float, callback: Any) -> None:

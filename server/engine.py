@@ -57,9 +57,9 @@ from server.negotiation import GRAPH_TYPES, RESULT_TYPES
 from server.pool import NoWorker, PoolBusy, PoolError, WorkerCrashed, WorkerPool, WorkerTimeout
 from server.security import CLIENT
 from server.worker import (
+    LONG_ROW,
     Answer,
     Capture,
-    LONG_ROW,
     Deadline,
     EvaluationError,
     QuerySyntaxError,

@@ -28,6 +28,7 @@ import pyoxigraph as ox
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from kg.load import ID, PREFIXES
 from kg.store import Store, Table
@@ -142,11 +143,14 @@ async def read_body(request: Request, limit: int) -> bytes:
                                 "send a shorter query")
     size = 0
     chunks: list[bytes] = []
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, f"the request body is over the limit of {limit} bytes; send a shorter query")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise ApiError(413, f"the request body is over the limit of {limit} bytes; send a shorter query")
+            chunks.append(chunk)
+    except ClientDisconnect:  # closed by the client, or by the server's body timeout (kg serve --body-timeout)
+        raise ApiError(408, "the request body did not arrive in time; send it at once") from None
     return b"".join(chunks)
 
 
