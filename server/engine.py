@@ -52,7 +52,7 @@ from kg.load import PREFIXES
 from kg.store import EmbeddedStore, RemoteStore, Store
 from server.errors import ApiError, QueryTimeout
 from server.graphs import Graphs
-from server.lexer import classify, keywords, uses_load, uses_service
+from server.lexer import Reader, classify, keywords, uses_load, uses_service
 from server.negotiation import GRAPH_TYPES, RESULT_TYPES
 from server.pool import NoWorker, PoolBusy, PoolError, WorkerCrashed, WorkerPool, WorkerTimeout
 from server.security import CLIENT
@@ -352,6 +352,8 @@ class QueryRunner:
         self._capacity = 0
         self.worker_memory = worker_memory
         self.shares = ClientShare(share if share is not None else max(1, workers // 2))
+        self.reader = Reader()
+        """Reads large SPARQL texts in a child process (:class:`server.lexer.Reader`)."""
         if workers > 0 and isinstance(store, EmbeddedStore):
             self.pool = WorkerPool(size=workers, memory=worker_memory, max_waiting=max_waiting)
             self._capacity = workers + max_waiting
@@ -433,6 +435,7 @@ class QueryRunner:
             self._client.close()
         if self.graphs is not None:
             self.graphs.close()
+        self.reader.close()
 
     async def run(self, work: Callable[[float], T]) -> T:
         """Run ``work(deadline)`` in a worker thread; 503 when it misses the deadline.

@@ -33,10 +33,12 @@ line 1, column 24: this string is never closed; close it with the same quote
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from itertools import accumulate, repeat
 
-__all__ = ["MAX_DEPTH", "Scan", "SparqlTextError", "classify", "keywords", "scan", "uses_load", "uses_service"]
+__all__ = ["BIG", "MAX_DEPTH", "Reader", "Scan", "SparqlTextError", "classify", "keywords", "scan", "uses_load",
+           "uses_service"]
 
 MAX_DEPTH = 64
 """Deepest nesting of brackets, braces, parentheses and ``<< >>`` triple terms accepted."""
@@ -229,3 +231,106 @@ def uses_load(sparql: str) -> bool:
         return scan(sparql, max_depth=1 << 62).load
     except SparqlTextError:
         return True
+
+
+# ---------------------------------------------------------------- large texts: read in a child process
+
+BIG = 64 * 1024
+"""Texts longer than this are read by :class:`Reader`'s child process: ``re`` keeps the interpreter
+lock for a whole pass over the text (0.1 s per pass at 1 MB), which would stall the server's event loop."""
+
+
+class Reader:
+    """A long-lived child process (``python -P server/lexer.py``) that scans large texts; one at a time.
+
+    The child imports nothing but the standard library, and a text that makes it fail or take over
+    *timeout* seconds costs a restart of it, never the server.
+    """
+
+    def __init__(self, *, timeout: float = 10.0) -> None:
+        import threading
+
+        self.timeout = timeout
+        self._lock = threading.Lock()
+        self._proc: object = None
+
+    def _start(self) -> object:
+        import subprocess
+        import sys
+        from pathlib import Path
+
+        return subprocess.Popen([sys.executable, "-P", str(Path(__file__)), "serve"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+
+    def scan(self, sparql: str, *, max_depth: int = MAX_DEPTH) -> Scan:
+        """:func:`scan` of *sparql*, in the child process when the text is over :data:`BIG` characters.
+
+        Raises
+        ------
+        SparqlTextError
+            As :func:`scan`, or the text could not be read in time.
+        """
+        if len(sparql) <= BIG:
+            return scan(sparql, max_depth=max_depth)
+        import json
+        import select
+        import struct
+        import subprocess
+
+        data = sparql.encode("utf-8", "surrogatepass")
+        with self._lock:
+            proc = self._proc
+            if not isinstance(proc, subprocess.Popen) or proc.poll() is not None:
+                proc = self._proc = self._start()
+            assert proc.stdin is not None and proc.stdout is not None
+            try:
+                proc.stdin.write(struct.pack("!II", len(data), max_depth) + data)
+                proc.stdin.flush()
+                ready, _, _ = select.select([proc.stdout], [], [], self.timeout)
+                if not ready:
+                    raise TimeoutError
+                (size,) = struct.unpack("!I", proc.stdout.read(4))
+                reply = json.loads(proc.stdout.read(size))
+            except (OSError, TimeoutError, struct.error, ValueError):
+                proc.kill()
+                self._proc = None
+                raise SparqlTextError(f"the text could not be read within {self.timeout:g} s") from None
+        if "error" in reply:
+            raise SparqlTextError(reply["error"])
+        return Scan(tuple(reply["words"]), reply["form"], int(reply["depth"]))
+
+    def close(self) -> None:
+        """Stop the child process."""
+        import subprocess
+
+        with self._lock:
+            if isinstance(self._proc, subprocess.Popen):
+                self._proc.kill()
+                self._proc.wait()
+            self._proc = None
+
+
+def _serve() -> int:
+    import json
+    import struct
+    import sys
+
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    while True:
+        head = stdin.read(8)
+        if len(head) < 8:
+            return 0
+        size, depth = struct.unpack("!II", head)
+        text = stdin.read(size).decode("utf-8", "surrogatepass")
+        try:
+            read = scan(text, max_depth=depth)
+            reply = {"words": list(read.words), "form": read.form, "depth": read.depth}
+        except SparqlTextError as exc:
+            reply = {"error": str(exc)}
+        out = json.dumps(reply).encode()
+        stdout.write(struct.pack("!I", len(out)) + out)
+        stdout.flush()
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["serve"]:
+    raise SystemExit(_serve())

@@ -508,10 +508,9 @@ def test_reload_of_a_graph_not_from_files_is_refused(store) -> None:
 def _blind_lexer(monkeypatch: pytest.MonkeyPatch) -> None:
     """Replace the server's SPARQL reading with one that sees no SERVICE, no LOAD and no nesting: the
     second layer alone must hold."""
-    import server.sparql
-    from server.lexer import Scan
+    from server.lexer import Reader, Scan
 
-    monkeypatch.setattr(server.sparql, "scan", lambda text, **kw: Scan((), None, 0))
+    monkeypatch.setattr(Reader, "scan", lambda self, text, **kw: Scan((), None, 0))
 
 
 def test_an_update_past_the_lexer_still_makes_no_connection(writable, listener, monkeypatch) -> None:
