@@ -115,7 +115,7 @@ class Dataset:
                 if fmt == ox.RdfFormat.TURTLE:
                     self.store.load(path=str(f), format=fmt, base_iri=graph.value, to_graph=graph)
                 else:  # a dataset (kg import rs): its one named graph stands for the file
-                    self.store.load(path=str(f), format=fmt, base_iri=graph.value)
+                    self.store.bulk_load(path=str(f), format=fmt, base_iri=graph.value)
             except (SyntaxError, ValueError, OSError):
                 scan.join()
                 check_syntax(f)  # raises TurtleSyntaxError with file:line:column (or KGError)
@@ -206,7 +206,8 @@ class Dataset:
     def query(self, sparql: str) -> ox.QuerySolutions:
         """Run a SELECT on the union of the files."""
         if self.shapes_loaded:
-            result = self.store.query(sparql, default_graph=self.graphs, named_graphs=[ox.NamedNode(SHAPES_GRAPH)])
+            graphs: list[ox.NamedNode | ox.BlankNode | ox.DefaultGraph] = list(self.graphs)
+            result = self.store.query(sparql, default_graph=graphs, named_graphs=[ox.NamedNode(SHAPES_GRAPH)])
         else:
             result = self.store.query(sparql, use_default_graph_as_union=True)
         if not isinstance(result, ox.QuerySolutions):
