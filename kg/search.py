@@ -34,6 +34,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from kg.errors import KGError
 from kg.names import fold
@@ -189,16 +190,20 @@ class SearchIndex:
         if kinds:
             kind_sql = f" AND e.kind IN ({', '.join('?' * len(kinds))})"
             kind_args = list(kinds)
+        columns = "e.iri, e.kind, e.label_ja, e.label_en, e.detail, e.keys, e.rank, fts.name, e.text"
+        first: list[tuple[Any, ...]] = []
         if all(len(w) >= 3 for w in words):
             match = " AND ".join('"' + w.replace('"', '""') + '"' for w in words)
-            sql = ("SELECT e.iri, e.kind, e.label_ja, e.label_en, e.detail, e.keys, e.rank, fts.name, e.text, "
-                   "bm25(fts, 10.0, 1.0) FROM fts JOIN entry e ON e.id = fts.rowid "
+            # labels first, unranked (a common word stops early), then everything, ranked by bm25
+            first = self._db.execute(
+                f"SELECT {columns}, 0.0 FROM fts JOIN entry e ON e.id = fts.rowid WHERE fts MATCH ?{kind_sql} LIMIT ?",
+                ["name : (" + match + ")", *kind_args, limit * 2]).fetchall()
+            sql = (f"SELECT {columns}, bm25(fts, 10.0, 1.0) FROM fts JOIN entry e ON e.id = fts.rowid "
                    f"WHERE fts MATCH ?{kind_sql} ORDER BY bm25(fts, 10.0, 1.0)")
             args: list[object] = [match, *kind_args]
         else:
             likes = " AND ".join("(fts.name LIKE ? ESCAPE '\\' OR fts.body LIKE ? ESCAPE '\\')" for _ in words)
-            sql = ("SELECT e.iri, e.kind, e.label_ja, e.label_en, e.detail, e.keys, e.rank, fts.name, e.text, 0.0 "
-                   f"FROM fts JOIN entry e ON e.id = fts.rowid WHERE {likes}{kind_sql}")
+            sql = f"SELECT {columns}, 0.0 FROM fts JOIN entry e ON e.id = fts.rowid WHERE {likes}{kind_sql}"
             args = []
             for w in words:
                 pattern = "%" + w.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -207,7 +212,9 @@ class SearchIndex:
         exact = self._db.execute(
             "SELECT e.iri, e.kind, e.label_ja, e.label_en, e.detail, e.keys, e.rank, e.label_ja, e.text, -1e9 "
             f"FROM key k JOIN entry e ON e.id = k.id WHERE k.key = ?{kind_sql}", [joined, *kind_args]).fetchall()
-        rows = exact + self._db.execute(sql + " LIMIT ?", [*args, max(limit * 4, 200)]).fetchall()
+        rows = exact + first
+        if len(rows) < limit and not (exact and joined.isdigit()):  # a corporate number found: no more to look for
+            rows += self._db.execute(sql + " LIMIT ?", [*args, max(limit * 4, 200)]).fetchall()
         hits, seen = [], set()
         for iri, kind, ja, en, detail, keys, rank, name, raw, score in rows:
             if (kind, iri) in seen:
