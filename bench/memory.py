@@ -5,10 +5,13 @@ Usage: python bench/memory.py [--sizes 100k,1M] [--repeat N] [--rdflib] [--quick
 Each server is started on the same files and measured once ``/sparql`` has answered and after one
 channels query: RSS of the main process, and PSS (proportional set size) summed over the process
 and its children, since ``kg serve`` may run query workers in child processes (shared pages are
-split between them, so the PSS sum is what the tree really holds). Peers: ``oxigraph serve``
-(RocksDB: its page cache is not in its RSS), a bare Python process holding an in-memory
-pyoxigraph store, and (``--rdflib``) a Python process holding an rdflib Graph. Medians over N
-starts. Target (issue 6): ≤ 500 MB after load at 1M. Not a test; CI runs ``--quick``.
+split between them, so the PSS sum is what the tree really holds). ``kg serve`` runs with 2 and
+with 3 workers (issue 14: all workers open one on-disk store read-only, so a worker adds a process,
+not a copy of the graph) and with ``--workers 0``. Peers: ``oxigraph serve`` (RocksDB: its page
+cache is not in its RSS), a bare Python process holding an in-memory pyoxigraph store, and
+(``--rdflib``) a Python process holding an rdflib Graph. Medians over N starts. Targets: ≤ 500 MB
+after load at 1M (issue 6); with 2 workers PSS ≤ 3x ``oxigraph serve``'s, and one more worker
+≤ 50 MB (issue 14). Not a test; CI runs ``--quick``.
 """
 
 from __future__ import annotations
@@ -94,7 +97,8 @@ def main() -> None:
         for label, programs in sizes.items():
             results: dict[str, list[tuple[float, float]]] = {}
             for _ in range(repeat):
-                peers = [("kg serve", lambda p=programs: start_kg(p))]
+                peers = [("kg serve --workers 2", lambda p=programs: start_kg(p, extra=["--workers", "2"])),
+                         ("kg serve --workers 3", lambda p=programs: start_kg(p, extra=["--workers", "3"]))]
                 if THREADS:
                     peers.append(("kg serve --workers 0", lambda p=programs: start_kg(p, extra=THREADS)))
                 peers.append(("oxigraph serve", lambda p=programs: start_oxigraph(p, Path(tmp) / "db")))
@@ -118,7 +122,10 @@ def main() -> None:
                 print(f"  {name:<22} {rss:9.0f} MB {pss:9.0f} MB{spread if len(values) > 1 else ''}")
             for name in [n for n in med if n.startswith("kg serve")]:
                 print(f"  {name} / oxigraph serve (PSS) {med[name] / med['oxigraph serve']:5.2f}x;  "
-                      f"/ bare pyoxigraph {med[name] / med['pyoxigraph (bare)']:5.2f}x   (target ≤ 500 MB at 1M)")
+                      f"/ bare pyoxigraph {med[name] / med['pyoxigraph (bare)']:5.2f}x   "
+                      "(targets: ≤ 500 MB at 1M; --workers 2 ≤ 3x oxigraph serve)")
+            print(f"  one more worker (3 - 2) adds {med['kg serve --workers 3'] - med['kg serve --workers 2']:5.1f} MB PSS"
+                  "   (target ≤ 50 MB)")
             print()
 
 

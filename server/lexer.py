@@ -43,7 +43,6 @@ __all__ = ["BIG", "MAX_DEPTH", "Reader", "Scan", "SparqlTextError", "classify", 
 MAX_DEPTH = 64
 """Deepest nesting of brackets, braces, parentheses and ``<< >>`` triple terms accepted."""
 
-_UNCLOSED = "\x00"
 _SKIP = re.compile(
     r"#[^\n\r]*+"                                                 # comment
     r'|"""(?:[^"\\]|\\[\s\S]|"(?!""))*+"""'                       # long strings
@@ -103,15 +102,19 @@ def _where(text: str, index: int) -> str:
 def _read(text: str, *, decoded: bool) -> tuple[list[str], str | None, int]:
     # A quote that opens no complete string matches `rest` and takes the remaining text with it, so
     # no later quote is tried again (each such try would scan to the end: quadratic).
+    # The unclosed rest is kept as it is, so it is a suffix of the text: its start in the text is
+    # found from its length, without a second pass.
+    at = -1
     if "\\" in text:  # a local name may hold escapes: keep them inside the name (one callback per token)
-        cleaned = _SKIP_OR_REST.sub(_blank, text)
-        unclosed = _UNCLOSED in cleaned
-    else:  # no escapes: only the unclosed rest can leave a quote behind
+        unclosed: list[int] = []
+        cleaned = _SKIP_OR_REST.sub(lambda m: _blank(m, unclosed), text)
+        at = unclosed[0] if unclosed else -1
+    else:  # no escapes: only the unclosed rest, kept after a space, can leave a quote behind
         cleaned = _SKIP_PLAIN.sub(" \\g<rest>", text)
-        unclosed = '"' in cleaned or "'" in cleaned
-    if unclosed:
-        # the blanking keeps no lengths, so find the quote again in the original text
-        at = _first_unclosed(text)
+        quotes = [i for i in (cleaned.find('"'), cleaned.find("'")) if i >= 0]
+        if quotes:
+            at = len(text) - (len(cleaned) - min(quotes))
+    if at >= 0:
         reading = " (with its \\u escapes decoded)" if decoded else ""
         raise SparqlTextError(f"{_where(text, at)}: this string is never closed{reading}; close it with the same quote")
     words: list[str] = []
@@ -130,18 +133,11 @@ def _read(text: str, *, decoded: bool) -> tuple[list[str], str | None, int]:
     return words, form, depth
 
 
-def _blank(m: re.Match[str]) -> str:
+def _blank(m: re.Match[str], unclosed: list[int]) -> str:
     if m.lastgroup == "rest":
-        return _UNCLOSED
+        unclosed.append(m.start())
+        return " "
     return "_" if m.group().startswith("\\") else " "
-
-
-def _first_unclosed(text: str) -> int:
-    # one left-to-right pass: the first quote that opens no complete string takes the rest
-    for m in _SKIP_OR_REST.finditer(text):
-        if m.lastgroup == "rest":
-            return m.start()
-    return len(text)  # pragma: no cover - the caller saw an unclosed quote
 
 
 def _decode(text: str) -> str:
