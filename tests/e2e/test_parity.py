@@ -101,6 +101,13 @@ def _params(q: queries.NamedQuery, with_params: bool) -> dict[str, str]:
 
 ALL = sorted(queries.all_queries())
 
+VIRTUOSO_BUGS = {
+    ("caps", False): "Virtuoso 7.2 drops the caps of sub-measures (those with a jf:partOf ancestor) when "
+                     "OPTIONAL { ?of jf:partOf+ ?ancestor } meets the LANG filters on the labels; no rewrite "
+                     "found that is also fast on Oxigraph (see caps.rq); with a program the answers agree",
+}
+"""Known Virtuoso defects, each a strict xfail: it fails loudly the day a rewrite or Virtuoso fixes it."""
+
 
 def test_same_triple_count(store: EmbeddedStore, remote: RemoteStore) -> None:
     assert remote.count() == store.count()
@@ -108,7 +115,10 @@ def test_same_triple_count(store: EmbeddedStore, remote: RemoteStore) -> None:
 
 @pytest.mark.parametrize("name", ALL)
 @pytest.mark.parametrize("with_params", [True, False], ids=["example-params", "required-params-only"])
-def test_named_query_parity(store: EmbeddedStore, remote: RemoteStore, name: str, with_params: bool) -> None:
+def test_named_query_parity(request: pytest.FixtureRequest, store: EmbeddedStore, remote: RemoteStore, name: str,
+                            with_params: bool) -> None:
+    if (name, with_params) in VIRTUOSO_BUGS and "virtuoso" in request.node.callspec.id:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=VIRTUOSO_BUGS[name, with_params]))
     q = queries.get(name)
     params = _params(q, with_params)
     local = q.run(store, params)
