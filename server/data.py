@@ -494,8 +494,8 @@ def program_detail(store: Store, slug: str) -> dict[str, Any] | None:
         for r in _named(store, "caps", {"program": pid})
     ]
     cap_cats = names.labels(store, [expand(c["category"]) for c in caps if c["category"]])
-    for c in caps:
-        c["category_ja"] = cap_cats.get(expand(c["category"])) if c["category"] else None
+    for cap in caps:
+        cap["category_ja"] = cap_cats.get(expand(cap["category"])) if cap["category"] else None
     targets = [
         {"of": py(r["of"]), "id": py(r["target"]), "text": py(r["text"]), "value": py(r["value"]),
          "unit": py(r["unit"]), "year": py(r["year"])}

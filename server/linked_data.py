@@ -101,9 +101,9 @@ def term_view(term: object, labels: dict[str, dict[str, str]] | None = None) -> 
         return {"kind": "triple", "text": str(term)}
     iri = term.value
     lab = (labels or {}).get(iri, {})
-    href: str | None = local_path(iri)
-    if not href.startswith(("/", "http://", "https://")):  # javascript:, data:, … IRIs are shown, never links
-        href = None
+    path = local_path(iri)
+    # javascript:, data:, … IRIs are shown, never links
+    href: str | None = path if path.startswith(("/", "http://", "https://")) else None
     return {"kind": "iri", "iri": iri, "text": compact(iri), "href": href,
             "label_ja": lab.get("ja"), "label_en": lab.get("en")}
 

@@ -40,6 +40,7 @@ from fastapi import Response
 
 from kg.formats import compact
 from server.errors import ApiError
+from server.worker import neutralise_cell
 
 __all__ = ["Column", "TableView", "csv_cell", "csv_text", "download", "json_rows", "view_of"]
 
@@ -235,14 +236,10 @@ def _split_digits(text: str) -> list[str]:
     return [*out, cur] if cur else out
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
 def csv_cell(value: Any) -> str:
-    """A cell as CSV text that no spreadsheet runs as a formula (a leading ``'`` before ``= + - @``).
-
-    Numbers are written as they are. This is the one place CSV cells of the site are made, so the
-    server's shared neutraliser can replace it.
+    """A cell as CSV text that no spreadsheet runs as a formula (:func:`server.worker.neutralise_cell`:
+    a leading ``'`` before ``= + - @``, tab or CR). Numbers are written as they are; the one place the
+    site's table downloads make CSV cells.
 
     Examples
     --------
@@ -255,8 +252,7 @@ def csv_cell(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return str(value)
-    text = str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    return neutralise_cell(str(value))
 
 
 def _cell(column: Column, row: Mapping[str, Any]) -> Any:
