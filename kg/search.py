@@ -190,9 +190,13 @@ class SearchIndex:
         if kinds:
             kind_sql = f" AND e.kind IN ({', '.join('?' * len(kinds))})"
             kind_args = list(kinds)
+        exact = self._db.execute(
+            "SELECT e.iri, e.kind, e.label_ja, e.label_en, e.detail, e.keys, e.rank, e.label_ja, e.text, -1e9 "
+            f"FROM key k JOIN entry e ON e.id = k.id WHERE k.key = ?{kind_sql}", [joined, *kind_args]).fetchall()
         columns = "e.iri, e.kind, e.label_ja, e.label_en, e.detail, e.keys, e.rank, fts.name, e.text"
         first: list[tuple[Any, ...]] = []
-        if all(len(w) >= 3 for w in words):
+        number = bool(exact) and joined.isdigit()  # a corporate number found: nothing more to look for
+        if all(len(w) >= 3 for w in words) and not number:
             match = " AND ".join('"' + w.replace('"', '""') + '"' for w in words)
             # labels first, unranked (a common word stops early), then everything, ranked by bm25
             first = self._db.execute(
@@ -209,11 +213,8 @@ class SearchIndex:
                 pattern = "%" + w.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
                 args += [pattern, pattern]
             args += kind_args
-        exact = self._db.execute(
-            "SELECT e.iri, e.kind, e.label_ja, e.label_en, e.detail, e.keys, e.rank, e.label_ja, e.text, -1e9 "
-            f"FROM key k JOIN entry e ON e.id = k.id WHERE k.key = ?{kind_sql}", [joined, *kind_args]).fetchall()
         rows = exact + first
-        if len(rows) < limit and not (exact and joined.isdigit()):  # a corporate number found: no more to look for
+        if len(rows) < limit and not number:
             rows += self._db.execute(sql + " LIMIT ?", [*args, max(limit * 4, 200)]).fetchall()
         hits, seen = [], set()
         for iri, kind, ja, en, detail, keys, rank, name, raw, score in rows:
