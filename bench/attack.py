@@ -224,7 +224,7 @@ def main() -> int:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     print(machine())
-    with launched(kg_serve_command(port, "--workers", "2", "--timeout", "3" if args.quick else "10"),
+    with launched(kg_serve_command(port, "--workers", "2", "--timeout", "3" if args.quick else "30"),
                   f"{base}/sparql?query=ASK%20%7B%7D", cwd=ROOT, describe="kg serve") as proc:
         with suppress(httpx.HTTPError):
             victim(base, 5)  # warm

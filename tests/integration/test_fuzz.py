@@ -168,3 +168,67 @@ def test_linked_data_and_pages(client, path: str, accept: str, fmt: str | None) 
 @given(fy=st.one_of(st.integers(-10**6, 10**6).map(str), header_text), category=header_text)
 def test_sankey_parameters(client, fy: str, category: str) -> None:
     get(client, "/sankey.svg", params={"fy": fy, "category": category})
+
+
+# ---------------------------------------------------------------- issue 13: charsets, huge values, deep nesting
+
+CODECS = ["utf-8", "UTF8", "latin-1", "ascii", "utf-16", "utf-32", "utf-7", "hex", "base64", "rot13", "zlib", "uu",
+          "bz2", "quopri", "idna", "punycode", "cp932", "shift_jis", "euc-jp", "iso-2022-jp", "mbcs", "undefined",
+          "unicode_escape", "raw_unicode_escape", "charmap", "", "\"utf-8\"", "'utf-8'", "utf-8;x=1"]
+charset = st.one_of(st.sampled_from(CODECS), header_text.map(lambda t: t[:30]))
+
+
+@FUZZ
+@given(name=charset, ctype=st.sampled_from(["application/sparql-query", "application/x-www-form-urlencoded"]),
+       body=st.one_of(st.binary(max_size=200), st.sampled_from([b"ASK {}", b"query=ASK+%7B%7D",
+                                                                 "ASK { FILTER(\"予算\" != \"\") }".encode("utf-16")])))
+def test_sparql_charsets(client, name: str, ctype: str, body: bytes) -> None:
+    started = time.monotonic()
+    resp = client.post("/sparql", content=body, headers={"Content-Type": f"{ctype}; charset={name}"})
+    check(resp, started)
+    assert resp.status_code != 500
+
+
+def _nest(depth: int, kind: str) -> str:
+    if kind == "triple":
+        term = "<http://e/a>"
+        for _ in range(depth):
+            term = f"<<{term} <http://e/p> <http://e/o>>>"
+        return f"SELECT * WHERE {{ {term} ?p ?o }}"
+    if kind == "paren":
+        return "SELECT (" + "(" * depth + "1" + ")" * depth + " AS ?x) {}"
+    if kind == "group":
+        return "SELECT * WHERE " + "{ " * depth + "}" * depth
+    return "SELECT * WHERE { ?s ?p ?o FILTER(" + "!" * depth + "BOUND(?o)) }"
+
+
+@FUZZ
+@given(depth=st.integers(0, 3000), kind=st.sampled_from(["triple", "paren", "group", "not"]), accept=accept)
+def test_deep_nesting(client, depth: int, kind: str, accept: str) -> None:
+    started = time.monotonic()
+    resp = client.post("/sparql", content=_nest(depth, kind).encode(),
+                       headers={"Accept": accept, "Content-Type": "application/sparql-query"})
+    check(resp, started)
+    if depth > 64 and kind != "not" and resp.status_code != 406:
+        assert resp.status_code == 400 and "deep" in resp.text
+
+
+@settings(max_examples=max(4, EXAMPLES // 10), deadline=None, derandomize=not RANDOM, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(doublings=st.integers(0, 22), rows=st.integers(1, 3),
+       media=st.sampled_from(["application/sparql-results+json", "application/sparql-results+xml", "text/csv",
+                              "text/tab-separated-values", "text/turtle", "application/n-triples"]),
+       construct=st.booleans())
+def test_huge_single_values(client, doublings: int, rows: int, media: str, construct: bool) -> None:
+    """One value of up to 64 MiB (2^22 copies of 16 characters), in one to three rows, in every format."""
+    binds = " ".join(f"BIND(CONCAT(?x{i}, ?x{i}) AS ?x{i + 1})" for i in range(doublings))
+    values = " ".join(str(i) for i in range(rows))
+    where = f'{{ VALUES ?i {{ {values} }} BIND("0123456789abcdef" AS ?x0) {binds} }}'
+    query = (f"CONSTRUCT {{ <http://e/s> <http://e/p> ?x{doublings} }} WHERE {where}" if construct
+             else f"SELECT ?i ?x{doublings} WHERE {where}")
+    started = time.monotonic()
+    resp = client.get("/sparql", params={"query": query}, headers={"Accept": media})
+    check(resp, started)
+    assert resp.status_code in (200, 406, 422, 503), resp.status_code
+    if resp.status_code == 200:
+        assert len(resp.content) >= 16 * 2 ** doublings or resp.headers.get("x-result-truncated") == "true"
