@@ -354,10 +354,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     for line in renderers.missing():  # checked once: the pages that need it answer 503 naming the fix
         print(f"kg: warning: diagrams need {line}", file=sys.stderr)
-    # proxy_headers=False: the client address (its share of workers and connections) is the peer's, never a
-    # header a client can write
+    # The client address (its share of workers) is the TCP peer's, never a header a client can write,
+    # unless the peer is a --trusted-proxy: then its X-Forwarded-For names the client.
+    proxies = args.trusted_proxy or []
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", server_header=False,
-                limit_concurrency=args.max_connections, http=protocol, proxy_headers=False, timeout_keep_alive=5)
+                limit_concurrency=args.max_connections, http=protocol, timeout_keep_alive=5,
+                proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None)
     return EXIT_OK
 
 
@@ -496,6 +498,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--public-url", metavar="URL",
                    help="where clients reach this server, named in the service description and VoID "
                    "(default: http://HOST:PORT)")
+    p.add_argument("--trusted-proxy", action="append", metavar="IP",
+                   help="a reverse proxy whose X-Forwarded-For names the client (repeatable; default: none, "
+                   "every client is its TCP address)")
     p.add_argument("--csv-raw", action="store_true",
                    help="write CSV cells as they are (default: a cell starting with = + - @ or tab gets a "
                    "leading ' so spreadsheets do not run it)")

@@ -315,8 +315,9 @@ class EmbeddedStore:
 
     def describe(self) -> str:
         """Engine and size."""
-        where = f" on disk at {self.location}" if self.location is not None else ""
-        return f"embedded pyoxigraph {ox.__version__}{where} ({self.count()} triples from {len(self.files)} files)"
+        if self.location is not None:  # counting an on-disk store reads all of it: not at start-up
+            return f"embedded pyoxigraph {ox.__version__} on disk at {self.location} ({len(self.files)} files)"
+        return f"embedded pyoxigraph {ox.__version__} ({self.count()} triples from {len(self.files)} files)"
 
 
 class _Credentials(httpx.Auth):

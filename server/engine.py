@@ -376,14 +376,14 @@ class QueryRunner:
         return self.graphs.current
 
     def start(self, *, wait: float = 0.0) -> None:
-        """Start the worker processes (if any) on the store folder; wait up to *wait* seconds until they are ready."""
+        """Start the worker processes (if any) on the store folder; wait up to *wait* seconds until one is ready."""
         if self.pool is None or not isinstance(self.store, EmbeddedStore):
             return
         if not self.pool.generation:
             with self._start_lock:
                 self.pool.start(self._on_disk())
-        if wait > 0:
-            self.pool.wait_ready(wait)
+        if wait > 0:  # one worker is enough to answer; the others come up meanwhile
+            self.pool.wait_ready(wait, count=1)
 
     def folders(self) -> Graphs:
         """The store folders (made on first use: an in-memory store is copied to disk then)."""

@@ -196,11 +196,12 @@ class WorkerPool:
                 self._generation = generation
             self._jobs.put(_Spawn(generation, self.size))
 
-    def wait_ready(self, timeout: float) -> bool:
-        """Wait until every worker of the current generation has started (or *timeout*); whether they have."""
+    def wait_ready(self, timeout: float, *, count: int | None = None) -> bool:
+        """Wait until *count* (default: all) workers of the current generation have started, or *timeout*."""
         end = time.monotonic() + timeout
+        want = self.size if count is None else min(count, self.size)
         with self._cond:
-            while len(self._idle) + len(self._busy) < self.size and not self._closed:
+            while len(self._idle) + len(self._busy) < want and not self._closed:
                 remaining = end - time.monotonic()
                 if remaining <= 0:
                     return False
