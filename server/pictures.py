@@ -160,9 +160,8 @@ def _node_href(key: str) -> str:
 
 def sankey_figure_json(store: Any, fy: int, cat: str) -> tuple[str, int, int]:
     """The figure as plotly JSON, with amounts on the nodes and pages behind them; its total and node count."""
-    figure = diagrams.sankey_figure(store, fiscal_year=fy, category=cat)
+    figure, _, links = diagrams.sankey_parts(store, fiscal_year=fy, category=cat)
     trace = figure.data[0]
-    _, links = diagrams.sankey_links(store, fiscal_year=fy, category=cat)
     total = sum(link.value for link in links if link.source == diagrams.STATE)
     through: dict[str, int] = {}
     for link in links:

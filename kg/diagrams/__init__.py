@@ -44,7 +44,7 @@ from kg.diagrams.dot import program_dot
 from kg.diagrams.gallery import gallery
 from kg.diagrams.mermaid import program_mermaid
 from kg.diagrams.render import render_program
-from kg.diagrams.sankey import SankeyLink, SankeyNode, sankey_figure, sankey_html, sankey_links
+from kg.diagrams.sankey import SankeyLink, SankeyNode, sankey_figure, sankey_html, sankey_links, sankey_parts
 from kg.diagrams.sankey_svg import sankey_static
 from kg.diagrams.style import _CONTEXT_COLOR as _CONTEXT_COLOR  # the grey of context arrows, for tests
 from kg.diagrams.style import BUDGET_CATEGORIES, FONT, PROGRAM_FORMATS, STATE, STATIC_FORMATS
@@ -73,5 +73,6 @@ __all__ = [
     "sankey_figure",
     "sankey_html",
     "sankey_links",
+    "sankey_parts",
     "sankey_static",
 ]

@@ -289,9 +289,12 @@ def _load(store: Store) -> _Data:
             entry["classes"].add(r["category_label"])
     flows = []
     flow_rows = _rows(store, _Q_FLOWS)
+    rates_of: dict[str, list[tuple[int, str]]] = defaultdict(list)  # by holder: one pass, not one per flow
+    for (h, _), v in rates.items():
+        rates_of[h].append((v["line"], v["text"]))
     for r in flow_rows:
         inst = instruments.get(r["flow"], {})
-        flow_rates = sorted((v["line"], v["text"]) for (h, _), v in rates.items() if h == r["flow"])
+        flow_rates = sorted(rates_of.get(r["flow"], []))
         flows.append(_Flow(
             iri=r["flow"],
             program=r["of"],

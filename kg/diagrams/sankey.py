@@ -63,6 +63,10 @@ class _SankeyBuilder:
         self.nodes: dict[str, SankeyNode] = {}
         self.links: dict[tuple[str, str, str], int] = defaultdict(int)
         self.passes_money = {f.funder for f in data.flows if f.monetary}
+        self.by_program: dict[str, list[tuple[int, _Flow]]] = defaultdict(list)  # flows in data order
+        for i, f in enumerate(data.flows):
+            if f.monetary:
+                self.by_program[f.program].append((i, f))
 
     def node(self, actor: str, hop: int | None) -> str:
         data = self.data
@@ -103,7 +107,8 @@ class _SankeyBuilder:
             return
         excluded = {q for c in own for q in data.subtree(c)}
         scope = [p for p in data.subtree(program) if p not in excluded]
-        flows = [f for f in data.flows if f.program in set(scope) and f.monetary]
+        flows = [f for _, f in sorted((x for p in set(scope) for x in self.by_program.get(p, [])),
+                                      key=lambda x: x[0])]
         starts = [f for f in flows if f.funder == STATE and f.hop in (None, 1)]
         state = self.node(STATE, 0)
         if not starts:
@@ -313,3 +318,16 @@ def sankey_html(
     figure = sankey_figure(store, fiscal_year=fiscal_year, category=category, programs=programs)
     page: str = figure.to_html(include_plotlyjs=True, full_html=True, config={"displaylogo": False})
     return page
+
+
+def sankey_parts(
+    store: Store,
+    *,
+    fiscal_year: int = 2025,
+    category: str = "InitialBudget",
+    programs: list[str] | None = None,
+) -> tuple[go.Figure, list[SankeyNode], list[SankeyLink]]:
+    """:func:`sankey_figure` and :func:`sankey_links` from one read of the store (a page needs both)."""
+    data = _load(store)
+    nodes, links = _sankey(data, fiscal_year, category, programs)
+    return _figure(data, fiscal_year, category, programs), nodes, links
