@@ -145,7 +145,7 @@ def measure(name: str, start: Callable[[Path], contextlib.AbstractContextManager
         loaded = time.perf_counter() - t0
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        with launched(kg_serve_command(port, "--store", url), f"{base}/", env=env, cwd=ROOT,
+        with launched(kg_serve_command(port, "--store", url), f"{base}/favicon.ico", env=env, cwd=ROOT,
                       log=Path(tmp) / "serve.log", describe="kg serve --store"), httpx.Client(timeout=600) as client:
             def direct(q: str) -> httpx.Response:
                 return client.post(url, data={"query": q}, headers={"Accept": "application/sparql-results+json"})
