@@ -115,7 +115,7 @@ def main() -> int:
         mem = EmbeddedStore()
         mem.load(ontology_sources())
         mem.raw.bulk_load(path=str(nq), format=ox.RdfFormat.N_QUADS)
-        for name, params in (("rs-program-chain", {"sheet": "program:rs2024-3649"}), ("rs-top-recipients", {})):
+        for name, params in (("rs-program-chain", {"id": "3649"}), ("rs-top-recipients", {})):
             q = queries.get(name)
             d = _median(lambda q=q, params=params: q.run(disk, params), runs)
             m = _median(lambda q=q, params=params: q.run(mem, params), runs)

@@ -145,7 +145,7 @@ def test_programs_through_which_one_body_received_money(meti: tuple[EmbeddedStor
     store, _ = meti
     number = "2010405004147"  # 独立行政法人中小企業基盤整備機構
     expected = {pid for (pid, _b), ns in _members().items() if number in ns}
-    rows = _run(store, "rs-recipient-programs", payee=CORP + number).dicts()
+    rows = _run(store, "rs-recipient-programs", number=number).dicts()
     assert {str(r["rs_project_id"]) for r in rows} == expected and expected
 
 
@@ -184,7 +184,7 @@ def test_chains_deeper_than_n(meti: tuple[EmbeddedStore, RSImporter]) -> None:
 
 def test_full_chain_of_one_program_names_its_bodies(meti: tuple[EmbeddedStore, RSImporter]) -> None:
     store, _ = meti
-    rows = _run(store, "rs-program-chain", sheet="program:rs2024-3649").dicts()
+    rows = _run(store, "rs-program-chain", id="3649").dicts()
     edges = {(r["支出元の支出先ブロック"], r["支出先の支出先ブロック"], r["資金の流れの補足情報"])
              for r in _meti("5-2") if r["予算事業ID"] == "3649" and r["担当組織からの支出"] in ("TRUE", "FALSE")}
     assert len({r["flow"] for r in rows}) == len(edges)
