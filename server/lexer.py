@@ -32,10 +32,16 @@ line 1, column 24: this string is never closed; close it with the same quote
 
 from __future__ import annotations
 
+import json
 import re
+import select
+import struct
+import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from itertools import accumulate, repeat
+from pathlib import Path
 
 __all__ = ["BIG", "MAX_DEPTH", "Reader", "Scan", "SparqlTextError", "classify", "keywords", "scan", "uses_load",
            "uses_service"]
@@ -244,17 +250,11 @@ class Reader:
     """
 
     def __init__(self, *, timeout: float = 10.0) -> None:
-        import threading
-
         self.timeout = timeout
         self._lock = threading.Lock()
-        self._proc: object = None
+        self._proc: subprocess.Popen[bytes] | None = None
 
-    def _start(self) -> object:
-        import subprocess
-        import sys
-        from pathlib import Path
-
+    def _start(self) -> subprocess.Popen[bytes]:
         return subprocess.Popen([sys.executable, "-P", str(Path(__file__)), "serve"], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
 
@@ -268,15 +268,10 @@ class Reader:
         """
         if len(sparql) <= BIG:
             return scan(sparql, max_depth=max_depth)
-        import json
-        import select
-        import struct
-        import subprocess
-
         data = sparql.encode("utf-8", "surrogatepass")
         with self._lock:
             proc = self._proc
-            if not isinstance(proc, subprocess.Popen) or proc.poll() is not None:
+            if proc is None or proc.poll() is not None:
                 proc = self._proc = self._start()
             assert proc.stdin is not None and proc.stdout is not None
             try:
@@ -297,20 +292,14 @@ class Reader:
 
     def close(self) -> None:
         """Stop the child process."""
-        import subprocess
-
         with self._lock:
-            if isinstance(self._proc, subprocess.Popen):
+            if self._proc is not None:
                 self._proc.kill()
                 self._proc.wait()
             self._proc = None
 
 
 def _serve() -> int:
-    import json
-    import struct
-    import sys
-
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     while True:
         head = stdin.read(8)

@@ -505,12 +505,12 @@ def test_reload_of_a_graph_not_from_files_is_refused(store) -> None:
 
 # ---------------------------------------------------------------- issue 13: updates run in network-less workers
 
-def _blind_lexer(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Replace the server's SPARQL reading with one that sees no SERVICE, no LOAD and no nesting: the
+def _blind_lexer(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Replace the app's SPARQL reading with one that sees no SERVICE, no LOAD and no nesting: the
     second layer alone must hold."""
-    from server.lexer import Reader, Scan
+    from server.lexer import Scan
 
-    monkeypatch.setattr(Reader, "scan", lambda self, text, **kw: Scan((), None, 0))
+    monkeypatch.setattr(client.app.state.kg.runner.reader, "scan", lambda text, **kw: Scan((), None, 0))
 
 
 def test_an_update_past_the_lexer_still_makes_no_connection(writable, listener, monkeypatch) -> None:
@@ -519,7 +519,7 @@ def test_an_update_past_the_lexer_still_makes_no_connection(writable, listener, 
     pool.run({"sparql": "ASK {}", "rows": 1}, time.monotonic() + 30)
     if pool.network:
         pytest.skip("this kernel does not allow unprivileged network namespaces; only the refusal applies")
-    _blind_lexer(monkeypatch)
+    _blind_lexer(writable, monkeypatch)
     before = _count(writable)
     for update in [f"INSERT {{ <{EX}got> <{EX}p> ?o }} WHERE {{ SERVICE <{listener.url}> {{ ?s ?p ?o }} }}",
                    f"LOAD <{listener.url}data.ttl>", f"LOAD SILENT <{listener.url}x> INTO GRAPH <{EX}g>"]:
@@ -539,7 +539,7 @@ def test_deep_nesting_is_refused_and_a_crashing_update_kills_only_its_worker(wri
     assert_error(writable.post("/sparql", data={"update": deep}, headers=AUTH), 400, "101 deep", "at most 64")
     assert_error(writable.get("/sparql", params={"query": f"SELECT * WHERE {{ {term} ?p ?o }}"}), 400, "101 deep")
     before = _count(writable)
-    _blind_lexer(monkeypatch)
+    _blind_lexer(writable, monkeypatch)
     for _ in range(19_900):  # pyoxigraph's parser overflows its stack near 20,000 levels (SIGSEGV)
         term = f"<<{term} <a:p> <a:o>>>"
     crash = writable.post("/sparql", content=f"INSERT DATA {{ {term} <{EX}p> 1 }}".encode(),
