@@ -18,8 +18,10 @@ Routes
     VoID description of the dataset.
 ``/id/{path}``, ``/ont``
     Linked data and the ontology, HTML or RDF by ``Accept`` (:mod:`server.linked_data`).
-``/``, ``/search``, ``/programs/{slug}``, ``/bodies/{slug}``, ``/query``
-    Web pages (:mod:`server.web`).
+``/``, ``/search``, ``/programs``, ``/programs/{slug}``, ``/bodies/{slug}``, ``/query``
+    Web pages (:mod:`server.web`); tables through :mod:`server.tables`, search through :mod:`kg.search`.
+``/sankey``, ``/sankey.svg``, ``/programs/{slug}/diagram.svg``, ``/assets/plotly.min.js``
+    Pictures (:mod:`server.pictures`).
 ``/api/…``
     REST JSON (:mod:`server.api`); ``/openapi.json`` and its documentation at ``/docs``.
 ``/admin/reload``, ``/admin/status``
