@@ -47,7 +47,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "program": ("事業", "Programs"),
     "body": ("機関", "Bodies"),
     "organisation": ("支出先・法人", "Organisations (recipients)"),
-    "ministry": ("府省庁", "Ministries"),
+    "ministry": ("府省庁・部局", "Ministries and bureaus"),
     "unit": ("担当組織", "Responsible units"),
     "instrument": ("資金の手段", "Instruments"),
     "category": ("区分", "Categories"),
@@ -278,7 +278,7 @@ SELECT ?s ?kind (SAMPLE(?ja0) AS ?ja) (SAMPLE(?en0) AS ?en)
        (SAMPLE(?abbr0) AS ?abbr) (SAMPLE(?line0) AS ?line) WHERE {
   VALUES (?type ?kind) {
     (jf:Program "program") (jf:NamedBody "body") (org:OrganizationalUnit "unit")
-    (jf:Instrument "instrument") (jf:ActorCategory "category")
+    (jf:Instrument "instrument") (jf:ActorCategory "category") (jf:GovernmentOrganization "ministry")
   }
   ?s a ?type .
   OPTIONAL { ?s rdfs:label|skos:prefLabel ?ja0 FILTER (LANG(?ja0) = "ja") }
@@ -303,10 +303,14 @@ simple pattern per query keeps every one linear in the graph's size)."""
 _CHILDREN = _PFX + 'SELECT ?c ?p ?t WHERE { ?c jf:partOf ?p . OPTIONAL { ?c rdfs:label ?t FILTER (LANG(?t) = "ja") } }'
 
 _RECIPIENTS = _PFX + """
-SELECT ?s (SAMPLE(?ja0) AS ?ja) (SAMPLE(?en0) AS ?en) (SAMPLE(?n0) AS ?number) WHERE {
-  ?s jf:corporateNumber ?n0 .
+SELECT ?s (SAMPLE(?ja0) AS ?ja) (SAMPLE(?en0) AS ?en) (SAMPLE(?n0) AS ?number) (SAMPLE(?t0) AS ?number_text)
+       (GROUP_CONCAT(DISTINCT STR(?alt); separator="\\n") AS ?alts) WHERE {
+  { ?s a jf:RecipientOrganization } UNION { ?s jf:corporateNumber ?any }
+  OPTIONAL { ?s jf:corporateNumber ?n0 }
+  OPTIONAL { ?s jf:corporateNumberText ?t0 }
   OPTIONAL { ?s rdfs:label|skos:prefLabel ?ja0 FILTER (LANG(?ja0) = "ja" || LANG(?ja0) = "") }
   OPTIONAL { ?s rdfs:label|skos:prefLabel ?en0 FILTER (LANG(?en0) = "en") }
+  OPTIONAL { ?s skos:altLabel ?alt }
 }
 GROUP BY ?s
 """
@@ -341,7 +345,9 @@ def _program_texts(store: Store) -> dict[str, str]:
 def store_entries(store: Store) -> Iterator[Entry]:
     """Entries for what *store* names: programs (with sub-measure, purpose, target and rate text),
     named bodies (abbreviations, alternative labels), units, instruments, actor categories, the
-    named queries, and recipients with a ``jf:corporateNumber``."""
+    named queries, the RS import's ministries and bureaus (``jf:GovernmentOrganization``) and
+    recipients (``jf:RecipientOrganization`` or any subject with a ``jf:corporateNumber``: by name,
+    alternative name or number)."""
     from kg import queries
 
     names = name_index(store).by_iri
@@ -360,9 +366,10 @@ def store_entries(store: Store) -> Iterator[Entry]:
         yield Entry(f"query:{q.name}", "query", q.title_ja, q.title_en, text=f"{q.name} {q.description}",
                     keys=(q.name,))
     for r in _rows(store, _RECIPIENTS):
-        number = r.get("number", "")
+        number = r.get("number", "") or r.get("number_text", "")
         yield Entry(r["s"], "organisation", r.get("ja") or r.get("en") or number, r.get("en", ""),
-                    detail=f"法人番号 {number}" if number else "", keys=(number,))
+                    detail=f"法人番号 {number}" if number else "", text=r.get("alts", ""),
+                    keys=(number,) if number else ())
 
 
 def plain_local(iri: str) -> str:

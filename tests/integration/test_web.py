@@ -142,13 +142,19 @@ def test_recipients_by_name_and_corporate_number() -> None:
     store = EmbeddedStore()
     store.raw.load(input=f"""@prefix jf: <https://w3id.org/jp-funding/ont#> .
         @prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+        @prefix skos: <http://www.w3.org/2004/02/skos/core#> .
         <{ID}org/corp/1234567890123> jf:corporateNumber "1234567890123" ; rdfs:label "株式会社テスト商事"@ja .
+        <{ID}rs/block/x/org/sample> a jf:RecipientOrganization ; rdfs:label "一般社団法人サンプル協会"@ja ;
+            skos:altLabel "（一社）サンプル協会"@ja ; jf:corporateNumberText "123" .
+        <{ID}gov/meti> a jf:GovernmentOrganization ; rdfs:label "経済産業省"@ja .
         """.encode(), format=__import__("pyoxigraph").RdfFormat.TURTLE)
     index = SearchIndex.build(store)
     by_number = index.search("1234567890123")
     assert [(h.kind, h.label_ja) for h in by_number][:1] == [("organisation", "株式会社テスト商事")]
     assert "法人番号 1234567890123" == by_number[0].detail
     assert [h.label_ja for h in index.search("てすと商事")] == ["株式会社テスト商事"]  # hiragana meets katakana
+    assert [h.label_ja for h in index.search("（一社）サンプル")] == ["一般社団法人サンプル協会"]  # alternative name
+    assert [(h.kind, h.label_ja) for h in index.search("経済産業省")] == [("ministry", "経済産業省")]
 
 
 def test_search_index_replaces_by_kind_and_iri_and_handles_short_queries() -> None:
