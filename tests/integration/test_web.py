@@ -378,3 +378,23 @@ def test_program_page_makes_a_bounded_number_of_store_queries(store) -> None:
         assert c.get("/programs/energy-saving-investment-demand-shift-r6s").status_code == 200
     assert small == len(calls) <= 20  # the same for a big sheet as for a small one
 
+
+
+def test_search_finds_rs_recipients_by_corporate_number_and_name() -> None:
+    """The RS import's output (the fixture of tests/fixtures/rs): a recipient by its number and its name."""
+    from kg.importers.rs import RSImporter
+    from kg.importers.rs_files import discover
+    from kg.importers.rs_model import corporate_number_ok
+    from kg.load import ontology_sources, project_root
+
+    fixture = project_root() / "tests" / "fixtures" / "rs"
+    with next(fixture.glob("5-1_*.csv")).open(encoding="utf-8-sig", newline="") as f:
+        wanted = next(r for r in csv.DictReader(f) if r["支出先名"].strip() and corporate_number_ok(r["法人番号"]))
+    store = EmbeddedStore()
+    store.load(ontology_sources())
+    store.raw.bulk_extend(RSImporter().quads(discover([fixture])))
+    index = SearchIndex.build(store)
+    by_number = index.search(wanted["法人番号"], kinds=["organisation"])
+    assert by_number and by_number[0].detail == f"法人番号 {wanted['法人番号']}"
+    by_name = index.search(wanted["支出先名"].strip(), kinds=["organisation"])
+    assert by_number[0].iri in [h.iri for h in by_name]
