@@ -85,7 +85,15 @@ def fix_radicals(text: str) -> str:
     """
     if not _RADICAL.search(text):
         return text
-    return _RADICAL.sub(lambda m: unicodedata.normalize("NFKC", m.group()), text)
+    return _RADICAL.sub(lambda m: _ordinary(m.group()), text)
+
+
+def _ordinary(ch: str) -> str:
+    from kg.normalize import NormalizationError, normalize_text  # the project's radical table (⺠ → 民 …)
+    try:
+        return normalize_text(ch)
+    except NormalizationError:
+        return unicodedata.normalize("NFKC", ch)
 
 
 def ja(text: str) -> ox.Literal:
@@ -232,7 +240,7 @@ def read_cell(rule: ColumnRule, value: str, year: str) -> Term | None:
     v = value.strip()
     k = rule.kind
     if k == "text":
-        return ox.Literal(value.strip())
+        return ox.Literal(fix_radicals(value.strip()))
     if k == "ja":
         return ja(v)
     if k == "year":
