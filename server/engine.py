@@ -551,7 +551,6 @@ class QueryRunner:
         assert self._executor is not None
         who = client or CLIENT.get() or "-"  # the request's client (server.security.ClientIdentity)
         self.shares.enter(who)
-        entered = True
         with self._admit_lock:
             if self._capacity and self._admitted >= self._capacity:
                 self.shares.leave(who)
@@ -582,16 +581,12 @@ class QueryRunner:
             except PoolError as exc:
                 raise ApiError(503, f"no query worker is available: {exc}", headers={"Retry-After": "5"}) from None
             error = header.get("error")
-            if error is None:
-                if isinstance(chunks, list):
-                    return header, chunks
-                entered = False  # the slot is given back when the answer has been read
-                return header, self._release_after(chunks, who)
+            if error is None:  # the worker is free again: the slot is given back now (finally)
+                return header, chunks
         finally:
             with self._admit_lock:
                 self._admitted -= 1
-            if entered:
-                self.shares.leave(who)
+            self.shares.leave(who)
         changed = "; nothing was changed" if what == "update" else ""
         if error == "syntax":
             raise ApiError(400, f"SPARQL syntax error{' in the update' if what == 'update' else ''}: "
@@ -608,15 +603,6 @@ class QueryRunner:
             raise ApiError(503, f"the {what} ran out of memory in its worker process; ask for less{changed}",
                            headers={"Retry-After": "1"})
         raise ApiError(500, f"the worker answered an unknown error {error!r}")  # pragma: no cover - a bug
-
-    def _release_after(self, chunks: Iterator[bytes], client: str) -> Iterator[bytes]:
-        try:
-            yield from chunks
-        finally:
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                close()
-            self.shares.leave(client)
 
     def execute(self, sparql: str, deadline: float, *, default_graphs: Sequence[str] = (),
                 named_graphs: Sequence[str] = (), truncate: bool = True) -> Outcome:

@@ -37,13 +37,14 @@ import queue
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 __all__ = ["NoWorker", "PoolBusy", "PoolError", "WorkerCrashed", "WorkerPool", "WorkerTimeout"]
 
@@ -316,10 +317,10 @@ class WorkerPool:
                transfer: float | None = None) -> tuple[dict[str, Any], list[bytes] | Iterator[bytes]]:
         """Run one *request* on a free worker; return its header and the answer's chunks.
 
-        An answer that came in one message is a list (the worker is free again). Otherwise the
-        chunks are an iterator, and the worker stays taken until the iterator is exhausted or closed; closing it early (the
-        client went away) kills the worker. The chunks must all be read within *transfer* seconds
-        after the deadline (default: the time the query had), else the worker is killed.
+        An answer that came in one message is a list. A longer one is copied to a temporary file
+        (within *transfer* seconds after the deadline, default the time the query had, else the
+        worker is killed) and returned as an iterator over that file's chunks. Either way the worker
+        is free again when this returns.
 
         Raises
         ------
@@ -351,28 +352,33 @@ class WorkerPool:
         if total <= len(first):
             self._release(worker, healthy=healthy, recycle=recycle)
             return header, [first] if first else []
+        # A longer answer is copied to a temporary file as fast as the worker writes it, and the worker
+        # is free again at once: a slow reader holds a file, never a worker (nor the memory of the answer).
         until = deadline + (transfer if transfer is not None else max(deadline - time.monotonic(), 5.0))
-        return header, self._chunks(worker, first, until, recycle)
-
-    def _chunks(self, worker: _Worker, first: bytes, until: float, recycle: bool) -> Iterator[bytes]:
+        spool = tempfile.TemporaryFile(prefix="kg-answer-")  # noqa: SIM115 - closed by _read_back or below
         done = False
         try:
-            yield first
+            spool.write(first)
+            del first
             while True:
                 remaining = until - time.monotonic()
                 if remaining <= 0 or not worker.outbox.poll(remaining):
-                    raise WorkerTimeout(f"worker {worker.pid} killed: its answer was not read in time")
+                    raise WorkerTimeout(f"worker {worker.pid} killed: its answer did not come in time")
                 try:
                     chunk = worker.outbox.recv_bytes()
                 except (EOFError, OSError) as exc:
                     raise WorkerCrashed(self._crash_reason(worker)) from exc
                 if not chunk:
                     done = True
-                    return
-                yield chunk
+                    break
+                spool.write(chunk)
+        except BaseException:
+            spool.close()
+            raise
         finally:
-            # read to its end: the worker is free again; abandoned half-way: killed and replaced
             self._release(worker, healthy=done, recycle=recycle)
+        spool.seek(0)
+        return header, _read_back(spool)
 
     def _crash_reason(self, worker: _Worker) -> str:
         try:
@@ -495,6 +501,15 @@ class WorkerPool:
                 w.proc.wait(timeout=2)
             except subprocess.TimeoutExpired:  # pragma: no cover
                 pass
+
+
+def _read_back(spool: IO[bytes]) -> Iterator[bytes]:
+    """The chunks of a spooled answer; the file is closed (and gone) at the end or when the iterator is closed."""
+    try:
+        while chunk := spool.read(1 << 20):
+            yield chunk
+    finally:
+        spool.close()
 
 
 def _exit_reason(code: int | None) -> str:
