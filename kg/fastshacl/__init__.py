@@ -50,7 +50,7 @@ from kg.fastshacl.dataset import Dataset
 from kg.fastshacl.expr import Unsupported
 from kg.fastshacl.runner import Run, execute
 from kg.load import data_sources, expand, ontology_sources
-from kg.shacl.report import Report, copy_path, describe, short, sort_key
+from kg.shacl.report import Report, copy_path, describe, shape_name, sort_key
 from kg.shacl.shapes import check_shapes, load_shapes
 
 __all__ = ["Check", "Compiled", "Dataset", "Unsupported", "compile_shapes", "validate", "validate_dataset"]
@@ -87,8 +87,7 @@ def validate_dataset(data: Dataset, shapes: rdflib.Graph | None = None) -> Repor
             r = replace(r, path=paths[r.path])
         records.add(r)
     results = set(run.results)
-    notes = tuple(f"{short(run.names, s) if not isinstance(s, rdflib.BNode) else 'a blank-node shape'} is "
-                  f"validated by pySHACL: {why}" for s, why in compiled.fallback.items())
+    notes = tuple(f"{shape_name(shapes, s)} is validated by pySHACL: {why}" for s, why in compiled.fallback.items())
     if compiled.fallback:
         slow = fallback.run(data.files, shapes, list(compiled.fallback), run.names)
         results |= set(slow.results)

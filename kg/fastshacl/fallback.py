@@ -22,11 +22,22 @@ from kg.shacl.shapes import as_written
 
 __all__ = ["run"]
 
+_DATASETS = {".nq": "nquads", ".trig": "trig"}
+
 
 def run(files: Sequence[Path], shapes: rdflib.Graph, only: Collection[Node] | None, names: rdflib.Graph) -> Report:
     """pySHACL's report on *files* for the shapes *only* (all shapes when None)."""
     loaded = Loaded()
     with as_written(), quiet_rdflib():
         for f in dict.fromkeys(files):
-            loaded.add(f)
+            fmt = _DATASETS.get(f.suffix.lower())
+            if fmt is None:
+                loaded.add(f)
+                continue
+            ds = rdflib.Dataset()  # a dataset file (kg import rs): the union of its graphs
+            ds.parse(f, format=fmt)
+            for s, p, o, _ in ds.quads((None, None, None, None)):
+                loaded.graph.add((s, p, o))
+                loaded.origins.setdefault(s, f)
+            loaded.files.append(f)
     return pyshacl_engine.run(loaded.graph, shapes, origins=loaded.origins, only=only, names=names)
