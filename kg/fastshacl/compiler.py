@@ -21,7 +21,10 @@ from rdflib.term import Literal, Node, URIRef
 
 from kg.fastshacl.dataset import SHAPES_GRAPH, Dataset, from_ox
 from kg.fastshacl.expr import COMPONENTS, VALUE_KEYS, Expr, Unsupported, expr, iri, path, term, value_atoms
-from kg.shacl.shapes import prefixes, strip_query
+from kg.shacl.report import shape_name
+from kg.shacl.shapes import ShapesError, prefixes, strip_query
+
+_EMPTY = ox.Store()
 
 __all__ = ["Check", "Compiled", "compile_shapes", "roots"]
 
@@ -383,6 +386,13 @@ class _Compiler:
         declared = prefixes(g, constraint)
         lines = [f"PREFIX {k}: <{v}>" for k, v in sorted(declared.items())]
         query = "\n".join([*lines, f"{head} {{ {target} }} {rest}"])
+        try:
+            _EMPTY.query(query)  # parse it now: a broken query is the shapes' fault, named before anything runs
+        except SyntaxError as exc:
+            where = shape_name(g, shape)
+            detail = str(exc).splitlines()[0][:120]
+            raise ShapesError(f"{where}: its sh:select does not parse ({detail}…); check its syntax, and declare "
+                              "each prefix it uses with sh:prefixes / sh:declare") from None
         own = _Base(**{**base, "messages": _messages(g, constraint) or base["messages"]})  # type: ignore[typeddict-item]
         self.checks.append(Check("sparql", **own, query=query, constraint=constraint,
                                  component=SH.SPARQLConstraintComponent, shapes_graph="shapesGraph" in used))

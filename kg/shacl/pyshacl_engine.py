@@ -16,6 +16,7 @@ from typing import Any
 
 import pyshacl
 import rdflib
+from pyparsing.exceptions import ParseException
 from pyshacl.errors import ReportableRuntimeError
 from rdflib.namespace import OWL, RDF, RDFS, SH
 from rdflib.term import Node
@@ -120,6 +121,8 @@ def run(data: rdflib.Graph, shapes: rdflib.Graph, *, origins: Mapping[Node, Path
                                                    allow_warnings=False, abort_on_first=False)
     except ReportableRuntimeError as exc:
         raise ShapesError(f"the shapes could not be used: {exc.message if hasattr(exc, 'message') else exc}") from None
+    except ParseException as exc:
+        raise ShapesError(f"a SPARQL query in the shapes does not parse: {exc}") from None
     except NotImplementedError as exc:
         raise ShapesError(f"pySHACL does not support these shapes: {exc}") from None
     except Exception as exc:

@@ -198,3 +198,12 @@ def test_unknown_shacl_terms_are_named_and_left_to_pyshacl(tmp_path: Path, capsy
     code, out, err = _run(tmp_path, capsys, "ex:a ex:p 1 .\n", shapes, "fast")
     assert "sh:minCont is not a SHACL term" in err
     assert (code, _results(out)[1]) == (1, {(EX.a, EX.a, SH.ClassConstraintComponent, SH.Violation)})
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_query_that_does_not_parse_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                  engine: str) -> None:
+    shapes = 'ex:S a sh:NodeShape ; sh:targetNode ex:a ; sh:sparql [ sh:select "SELECT $this WHERE { $this ex:p }" ] .\n'
+    code, out, err = _run(tmp_path, capsys, "ex:a ex:p 1 .\n", shapes, engine)
+    assert (code, out) == (2, "")
+    assert "does not parse" in err and "Traceback" not in err
