@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import rdflib
 from rdflib.term import Node, URIRef
 
+from kg.errors import KGError
 from kg.fastshacl.compiler import Check
 from kg.fastshacl.dataset import Dataset, Term, from_ox
 from kg.fastshacl.expr import pair_ok
@@ -210,4 +211,9 @@ def execute(run: Run, checks: list[Check]) -> None:
         futures = {i: pool.submit(_fetch, run.data, checks[i].query) for i in order}
         for i, check in enumerate(checks):
             log.debug("check %s of %s: %s", check.kind, check.shape, check.query)
-            run.run(check, futures[i].result())
+            try:
+                rows = futures[i].result()
+            except (SyntaxError, ValueError, OSError, RuntimeError) as exc:  # Oxigraph's query errors
+                raise KGError(f"{shape_name(run.shapes, check.shape)}: its {check.kind} check failed in the "
+                              f"store: {str(exc).splitlines()[0][:200]}") from None
+            run.run(check, rows)
