@@ -4,15 +4,16 @@ Both are off unless the server is given a token (``kg serve --token-file FILE`` 
 ``KG_UPDATE_TOKEN``); updates also need ``--allow-update``. A request without
 ``Authorization: Bearer …`` gets 401, a wrong token 403, and nothing changes.
 
-**Updates** (:func:`apply_update`) run on the server's store in one pyoxigraph transaction: an
-update that fails part-way changes nothing. ``LOAD`` and ``SERVICE`` are refused before anything
-runs (they would make the server fetch URLs). On a store kept on disk (``--location``) the update
-is flushed before it is acknowledged, so it survives a ``kill -9``.
+**Updates** (:func:`apply_update`) run in a network-less worker process, on a checkpoint of the
+current store in a new folder, in one pyoxigraph transaction: an update that fails part-way, times
+out or crashes its worker changes nothing. ``LOAD`` and ``SERVICE`` are refused before anything
+runs, and could not connect anyway. The new folder is flushed, served by new workers and (with
+``--location``) recorded as current before the update is acknowledged, so it survives a ``kill -9``.
 
 **Reloads** (:func:`reload_graph`, ``POST /admin/reload``, or ``kg serve --watch`` polling the
 files' modification times) copy the data files to a private snapshot, check the snapshot in a
 child process (Turtle syntax, then the SHACL shapes: :mod:`server.checkdata`), load it into a new
-store and start new query workers on it; only when all that succeeded is the new graph swapped in,
+store folder (in another child process) and start new query workers on it; only when all that succeeded is the new graph swapped in,
 in one step. A rejected reload (422) says ``file:line`` and what is wrong; the old graph keeps
 serving.
 """

@@ -1,20 +1,21 @@
-r"""Run SPARQL queries for the server: with a deadline that really stops them, at most ``max_rows`` rows.
+r"""Run SPARQL queries and updates for the server: with a deadline that really stops them, at most ``max_rows`` rows.
 
-For an :class:`~kg.store.EmbeddedStore` user queries run in killable worker processes
-(:mod:`server.pool`, :mod:`server.worker`), each holding a copy of the graph: when a query's
-deadline passes its worker is killed and replaced, so a runaway query costs nothing after its
-timeout. The answer is written by pyoxigraph's own serializers: a result set first as SPARQL TSV
-and a graph as N-Triples, one row or triple per line, into a writer that stops the query once
-``max_rows`` lines have come (:class:`server.worker.Capture`). The kept lines are then parsed back
-by pyoxigraph and written in the negotiated format, so truncation never needs a Python loop over
-rows and every format is pyoxigraph's. The server's own bounded queries (the description of one
-resource) run in a thread on the server's store. For a :class:`~kg.store.RemoteStore` the query is
-forwarded over the SPARQL 1.1 Protocol (an HTTP timeout stops it) and the answer goes through the
-same capture, so both backends truncate alike.
+For an :class:`~kg.store.EmbeddedStore` user queries and updates run in killable worker processes
+(:mod:`server.pool`, :mod:`server.worker`) that all open one on-disk store read-only
+(:mod:`server.graphs`): when a query's deadline passes its worker is killed and replaced, so a
+runaway query costs nothing after its timeout. The worker writes the answer in the negotiated
+format (:meth:`QueryRunner.respond`); a long one is spooled to a temporary file and streamed, so it
+is never whole in the server. Each client (address or bearer token) may hold at most its share of
+the workers (:class:`ClientShare`: 429 beyond). The page and API queries that want rows
+(:meth:`QueryRunner.query`) get SPARQL TSV or N-Triples, cut to ``max_rows`` lines by
+:class:`server.worker.Capture`. The server's own bounded queries (the description of one resource)
+run in a thread on the server's read-only view of the store. For a :class:`~kg.store.RemoteStore`
+the query is forwarded over the SPARQL 1.1 Protocol (an HTTP timeout stops it) and the answer goes
+through the same capture, so both backends truncate alike.
 
-Keywords are found by a small SPARQL lexer (:func:`keywords`) that skips comments, strings, IRIs,
-variables and prefixed names the way the SPARQL grammar does, so ``PREFIX load: <…>`` or
-``?service`` never look like keywords, and an escaped ``\#`` in a local name never hides one.
+Keywords are found by :mod:`server.lexer` (re-exported here: :func:`classify`, :func:`keywords`,
+:func:`uses_service`, :func:`uses_load`), a linear-time tokenizer that skips comments, strings,
+IRIs, variables and prefixed names the way the SPARQL grammar does.
 
 Examples
 --------

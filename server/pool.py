@@ -30,6 +30,7 @@ Examples
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import os
@@ -510,6 +511,15 @@ def _read_back(spool: IO[bytes]) -> Iterator[bytes]:
             yield chunk
     finally:
         spool.close()
+        _trim()
+
+
+def _trim() -> None:
+    """Give the heap's free pages back to the system (glibc keeps them per thread arena otherwise)."""
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (AttributeError, OSError):  # pragma: no cover - not glibc
+        pass
 
 
 def _exit_reason(code: int | None) -> str:
