@@ -118,6 +118,7 @@ class RSImporter:
         self._edges: list[tuple[_Edge, FileCounts, str]] = []
         self._orgs: dict[str, str] = {}
         self._flow_iris: dict[tuple[str, str, str, int], str] = {}
+        self._skipped_quads: list[ox.Quad] = []
         self._year = ""
 
     # -------------------------------------------------------------- public
@@ -184,6 +185,8 @@ class RSImporter:
                 out = self._row(code, spec, src, counts, line, cells)
                 if out is None:
                     counts.skipped += 1
+                    yield from self._skipped_quads
+                    self._skipped_quads = []
                     continue
                 counts.used += 1
                 yield from out
@@ -267,6 +270,7 @@ class RSImporter:
 
         prog = ox.NamedNode(program_iri(year, pid))
         self._program(code, src, year, pid, prog, cells, add)
+        kept = len(out)  # the program's own triples are kept even if the row is skipped below
         fs = self.m.files[code]
         try:
             if fs.node == "program":
@@ -292,8 +296,9 @@ class RSImporter:
                     self._block_row(fs, code, counts, line, cells, year, pid, prog, node, add)
                 if code == "1-4":
                     self._rate(cells, year, line, prog, node, add)
-        except BadCell as exc:  # pragma: no cover - every reader records its own cell problems
+        except BadCell as exc:
             self.report.add(counts, line, exc.column, str(exc), skipped=True)
+            self._skipped_quads = out[:kept]
             return None
         return out
 
@@ -574,6 +579,10 @@ class RSImporter:
         if flag not in ("TRUE", "FALSE", "") or not dst or (flag == "FALSE" and not src):
             raise BadCell("担当組織からの支出", f"an edge needs TRUE (from the ministry) or FALSE with a source "
                           f"block, and a target block (got {flag!r}, {src!r} → {dst!r})")
+        if src and src == dst:
+            raise BadCell("支出先の支出先ブロック", f"block {dst} passes money to itself (kind: "
+                          f"{cells['資金の流れの補足情報'].strip() or 'none given'}); a flow needs two different "
+                          "ends, not imported")
         edge = _Edge(line, pid, src, dst, cells["支出元の支出先ブロック名"].strip(),
                      cells["支出先の支出先ブロック名"].strip(), flag != "FALSE" and not src,
                      cells["資金の流れの補足情報"].strip())
@@ -592,8 +601,6 @@ class RSImporter:
             concept = self.m.kind(edge.kind)
             if concept:
                 add(node, "jf:instrument", iri(concept))
-        if funder == recipient:
-            self.report.add(counts, line, "支出先の支出先ブロック", f"block {dst} passes money to itself")
 
     def _flow_iri(self, prog: str, src: str, dst: str, line: int) -> str:
         """``…/flow/A-AA``; a second edge between the same blocks (other kind text) gets ``-2``, …"""

@@ -238,3 +238,23 @@ def test_a_zip_with_its_csv_reads_like_the_csv(tmp_path: Path) -> None:
     b, _ = _import([z])
     assert len(a) == len(b) > 0
     assert io.BytesIO(z.read_bytes()).getbuffer().nbytes > 0
+
+
+def test_an_edge_from_a_block_to_itself_is_skipped_but_its_program_kept(tmp_path: Path) -> None:
+    src = next(FIXTURES.glob("5-2_*.csv"))
+    with open(src, encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.reader(f))
+    header, first = rows[0], rows[1]
+    loop = list(first)
+    loop[header.index("担当組織からの支出")] = "FALSE"
+    loop[header.index("支出元の支出先ブロック")] = "A"
+    loop[header.index("支出先の支出先ブロック")] = "A"
+    path = tmp_path / src.name
+    with open(path, "w", encoding="utf-8-sig", newline="") as f:
+        csv.writer(f, lineterminator="\r\n").writerows([header, loop, first])
+    store, imp = _import([path])
+    (issue,) = [i for i in imp.report.issues if "itself" in i.reason]
+    assert (issue.line, issue.skipped) == (2, True)
+    assert imp.report.files[0].skipped == 1 and imp.report.files[0].used == 1
+    assert not _select(store, "SELECT ?f WHERE { ?f jf:funder ?x ; jf:recipient ?x }")
+    assert _select(store, f"SELECT ?id WHERE {{ <{PROG}> jf:rsProjectId ?id }}") == [["3649"]]
