@@ -77,7 +77,7 @@ def validate_dataset(data: Dataset, shapes: rdflib.Graph | None = None) -> Repor
     execute(run, compiled.checks)
     context = rdflib.Graph()
     data.describe([n for r in run.records for n in (r.focus, r.value) if n is not None], context)
-    describe(shapes, [r.shape for r in run.records], context)
+    describe(shapes, [n for r in run.records for n in (r.shape, r.constraint) if n is not None], context)
     paths: dict[rdflib.term.Node, rdflib.term.Node] = {}
     records = set()
     for r in run.records:

@@ -70,7 +70,7 @@ class Run:
             file=self.origins[key],
         ))
         self.records.add(Record(focus=f, path=path, value=value, shape=check.shape, component=check.component,
-                                severity=check.severity, message=message or None))
+                                severity=check.severity, message=message or None, constraint=check.constraint))
 
     def message(self, check: Check, focus: Node | None, value: Node | None) -> str:
         if check.messages:

@@ -148,7 +148,8 @@ def run(data: rdflib.Graph, shapes: rdflib.Graph, *, origins: Mapping[Node, Path
         origin = origins.get(focus) if origins is not None and focus is not None else None
         records.append(Record(focus=focus, path=path, value=value, shape=source,  # type: ignore[arg-type]
                               component=results_graph.value(r, SH.sourceConstraintComponent),  # type: ignore[arg-type]
-                              severity=sev, message=str(message) if message is not None else None))
+                              severity=sev, message=str(message) if message is not None else None,
+                              constraint=results_graph.value(r, SH.sourceConstraint)))
         out.append(Result(
             severity=severity_name(sev),
             focus=short(names, focus) or "",

@@ -90,6 +90,8 @@ class Record:
     component: Node
     severity: Node
     message: str | None = None
+    constraint: Node | None = None
+    """``sh:sourceConstraint``: the ``sh:sparql`` constraint that gave the result."""
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,8 @@ class Report:
             g.add((node, SH.resultSeverity, rec.severity))
             if rec.message:
                 g.add((node, SH.resultMessage, Literal(rec.message)))
+            if rec.constraint is not None:
+                g.add((node, SH.sourceConstraint, rec.constraint))
         if self.context is not None:
             for t in self.context:
                 g.add(t)
