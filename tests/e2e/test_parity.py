@@ -147,3 +147,21 @@ def test_cli_against_remote(request: pytest.FixtureRequest, engine: str, capsys:
     url = request.getfixturevalue(f"{engine}_url")
     assert main(["channels", "orgs:smrj", "--store", url, "--format", "json"]) == 0
     assert "program:sme-productivity-revolution-r6s" in capsys.readouterr().out
+
+
+def test_load_into_virtuoso_needs_a_graph_and_a_user(virtuoso_url: str, capsys: pytest.CaptureFixture[str],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Virtuoso has no default graph and writes only for a user: kg load says what to add (exit 2)."""
+    monkeypatch.delenv("KG_STORE_USER", raising=False)
+    monkeypatch.setenv("KG_STORE_PASSWORD", "dba")
+    bare = virtuoso_url.split("?", 1)[0]
+    assert main(["load", "--store", bare, "--user", "dba"]) == 2
+    err = capsys.readouterr().err
+    assert "no default graph" in err and "default-graph-uri=" in err and "Traceback" not in err
+    assert main(["load", "--store", virtuoso_url]) == 2
+    err = capsys.readouterr().err
+    assert "refused access (HTTP 403)" in err and "--user" in err
+    monkeypatch.setenv("KG_STORE_PASSWORD", "wrong")
+    assert main(["load", "--store", virtuoso_url, "--user", "dba"]) == 2
+    assert "refused access (HTTP 401)" in capsys.readouterr().err
+    assert RemoteStore(virtuoso_url).count() == EmbeddedStore.from_paths().count()  # nothing was added
