@@ -40,6 +40,7 @@ class Instances(Protocol):
 # ---------------------------------------------------------------- SPARQL text
 
 def iri(node: Node) -> str:
+    """*node*, an IRI of the shapes graph, as SPARQL text (``<…>``)."""
     if not isinstance(node, URIRef):
         raise Unsupported(f"expected an IRI in the shapes, got {node!r}")
     text = str(node)
@@ -49,6 +50,7 @@ def iri(node: Node) -> str:
 
 
 def string(text: str) -> str:
+    """*text* as a SPARQL string literal."""
     escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
     return f'"{escaped}"'
 
@@ -245,7 +247,7 @@ class Expr:
         if k == "pattern":
             if isinstance(value, BNode):
                 return False
-            return re.search(str(arg), _patternstring(value), _re_flags(self.flags)) is not None
+            return re.search(str(arg), _pattern_string(value), _re_flags(self.flags)) is not None
         if k == "languageIn":
             return _language_ok(value, [str(x).lower() for x in arg])
         if k == "minLength":
@@ -255,7 +257,7 @@ class Expr:
         return _range_ok(value, k, arg)
 
 
-def _patternstring(v: Node) -> str:
+def _pattern_string(v: Node) -> str:
     if isinstance(v, Literal) and v.value is not None and v.datatype in (None, RDF.langString, XSD.string):
         return str(v.value)
     return str(v)
