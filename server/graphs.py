@@ -12,9 +12,11 @@ Layouts:
 * ``kg serve`` (no ``--location``): the Turtle files are loaded once into a cache folder named by
   their fingerprint (paths, sizes, modification times): ``$KG_CACHE`` or
   ``~/.cache/jp-funding-kg/stores/<sha256>``. A second start on the same files opens it at once.
-  Later generations (updates, reloads) go to a temporary folder removed at exit.
-* ``kg serve --location DIR``: generations are ``DIR/gen-000001`` …; ``DIR/current`` names the
-  one served, replaced atomically (``os.replace``) after the new folder is flushed and before the
+  Later generations (updates, reloads) go to a temporary folder removed at exit. Entries are
+  never removed by the server (another one may be serving them): delete the folder when no
+  server runs to reclaim the space.
+* ``kg serve --location DIR``: generations are ``DIR/gen-000001`` …; ``DIR/kg-current`` names
+  the one served, replaced atomically (``os.replace``) after the new folder is flushed and before the
   update is acknowledged, so a ``kill -9`` at any point leaves the old or the new graph. A folder
   that is itself a pyoxigraph store (made before this layout) is served as the first generation.
 
@@ -49,7 +51,8 @@ from kg.store import EmbeddedStore
 __all__ = ["Graphs", "build", "cache_folder", "cached_store", "fingerprint"]
 
 WORKER = Path(__file__).with_name("worker.py")
-POINTER = "current"
+POINTER = "kg-current"
+"""The file naming the served generation (not `current`: RocksDB writes `CURRENT` in a store folder)."""
 KEEP = 3
 """Generations kept on disk: the current one and the two before it (requests may still read them)."""
 
@@ -64,7 +67,7 @@ class Graphs:
     current : Path
         The folder served now.
     persistent : bool
-        Record the current folder in ``root/current`` (``--location``) so a restart serves it.
+        Record the current folder in ``root/kg-current`` (``--location``) so a restart serves it.
     owned : bool
         Remove *root* on :meth:`close` (a temporary folder).
     """
@@ -114,6 +117,11 @@ class Graphs:
             with open(tmp, "rb") as f:
                 os.fsync(f.fileno())
             os.replace(tmp, self.root / POINTER)
+            folder = os.open(self.root, os.O_RDONLY)
+            try:
+                os.fsync(folder)  # the rename itself is durable before the update is acknowledged
+            finally:
+                os.close(folder)
         self.current = path
         self._history.append(path)
         while len(self._history) > KEEP:
