@@ -181,6 +181,8 @@ class SearchIndex:
         -------
         list of Hit
         """
+        # control characters (a NUL byte …) mean nothing to a person and SQLite refuses them
+        text = "".join(c for c in text if unicodedata.category(c) != "Cc" or c in "\t\n")
         words = [fold(w) for w in unicodedata.normalize("NFKC", text).split()]
         words = [w for w in words if w]
         if not words or limit <= 0:

@@ -46,7 +46,6 @@ from typing import Any
 
 import jinja2
 from fastapi import APIRouter, FastAPI, Request, Response
-from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -57,6 +56,7 @@ from kg.formats import compact
 from kg.load import project_root
 from kg.store import EmbeddedStore, Store, open_store
 from server import admin, api, linked_data, pictures, sparql, web
+from server.compression import PageCompression
 from server.data import local_path
 from server.engine import QueryRunner
 from server.errors import install_handlers
@@ -294,7 +294,7 @@ def create_app(store: Store, *, query_timeout: float = 10.0, max_rows: int = 100
     app.add_middleware(ScopedCORS)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(ClientIdentity)
-    app.add_middleware(GZipMiddleware, minimum_size=500)  # every text response, pages and data alike
+    app.add_middleware(PageCompression)  # pages, API and downloads; SPARQL answers stream uncompressed
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(sparql.router)
     app.include_router(linked_data.router)

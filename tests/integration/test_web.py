@@ -398,3 +398,19 @@ def test_search_finds_rs_recipients_by_corporate_number_and_name() -> None:
     assert by_number and by_number[0].detail == f"法人番号 {wanted['法人番号']}"
     by_name = index.search(wanted["支出先名"].strip(), kinds=["organisation"])
     assert by_number[0].iri in [h.iri for h in by_name]
+
+
+def test_search_ignores_control_characters(client: TestClient) -> None:
+    r = client.get("/api/search", params={"q": "JE\x00TRO"})
+    assert r.status_code == 200
+    assert [hit["id"] for hit in r.json()["groups"]["body"]] == ["orgs:jetro"]
+    assert client.get("/search", params={"q": "\x00"}).status_code == 200
+
+
+def test_pages_are_gzipped_sparql_answers_are_not(client: TestClient) -> None:
+    page = client.get("/programs", headers={"Accept-Encoding": "gzip"})
+    assert page.headers.get("content-encoding") == "gzip"
+    answer = client.get("/sparql", params={"query": "SELECT ?s ?p ?o WHERE { ?s ?p ?o } LIMIT 500"},
+                        headers={"Accept-Encoding": "gzip", "Accept": "application/sparql-results+json"})
+    assert answer.status_code == 200 and "content-encoding" not in answer.headers
+    assert len(answer.json()["results"]["bindings"]) == 500
