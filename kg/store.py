@@ -222,7 +222,10 @@ def _parse_into(target: ox.Store, path: Path) -> int:
     before = len(target)
     fmt = DATASET_FORMATS.get(path.suffix.lower(), ox.RdfFormat.TURTLE)
     try:
-        target.load(path=str(path), format=fmt, base_iri=path.resolve().as_uri())
+        if fmt == ox.RdfFormat.TURTLE:
+            target.load(path=str(path), format=fmt, base_iri=path.resolve().as_uri())
+        else:  # a large dataset (kg import rs): Oxigraph's parallel bulk loader; the caller's staging keeps it atomic
+            target.bulk_load(path=str(path), format=fmt, base_iri=path.resolve().as_uri())
     except (SyntaxError, ValueError, OSError):
         check_syntax(path)  # raises TurtleSyntaxError with file:line:column
         raise
