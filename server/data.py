@@ -384,17 +384,18 @@ _RATES = _PFX + """
 SELECT ?rate ?holder ?program ?rate_text ?num ?den ?value ?fixed ?condition ?line
        (GROUP_CONCAT(DISTINCT STR(?category); separator="\x1f") AS ?categories)
        (GROUP_CONCAT(DISTINCT ?category_ja; separator="\x1f") AS ?categories_ja) WHERE {
-  ?program jf:partOf* ?top .
-  { ?program jf:rate ?rate . BIND (?program AS ?holder) }
-  UNION { ?holder jf:ofProgram ?program ; jf:rate ?rate }
+  # the path inside each branch: Virtuoso 7.2 cannot compile a path followed by a UNION with BIND (SQ156)
+  { ?program jf:partOf* ?top ; jf:rate ?rate . BIND (?program AS ?holder) }
+  UNION { ?program jf:partOf* ?top . ?holder jf:ofProgram ?program ; jf:rate ?rate }
   OPTIONAL { ?rate jf:rateText ?rate_text }
   OPTIONAL { ?rate jf:rateNumerator ?num ; jf:rateDenominator ?den }
   OPTIONAL { ?rate jf:rateValue ?value }
   OPTIONAL { ?rate jf:isFixedAmount ?fixed }
   OPTIONAL { ?rate jf:condition ?condition }
   OPTIONAL { ?rate jf:sourceLine ?line }
-  OPTIONAL { ?rate jf:appliesTo ?category .
-             OPTIONAL { ?category skos:prefLabel ?category_ja FILTER (LANG(?category_ja) = "ja") } }
+  # not nested: Virtuoso 7.2 cannot compile an OPTIONAL inside this OPTIONAL (SQ156); every category
+  # has a Japanese prefLabel (ConceptShape), so the flat form drops nothing
+  OPTIONAL { ?rate jf:appliesTo ?category . ?category skos:prefLabel ?category_ja FILTER (LANG(?category_ja) = "ja") }
 }
 GROUP BY ?rate ?holder ?program ?rate_text ?num ?den ?value ?fixed ?condition ?line
 ORDER BY ?line ?rate

@@ -639,7 +639,8 @@ class QueryRunner:
         form = classify(sparql)
         graph = form in ("CONSTRUCT", "DESCRIBE")
         accept = ("application/n-triples, text/turtle;q=0.9, application/rdf+xml;q=0.5" if graph else
-                  "text/tab-separated-values, application/sparql-results+json;q=0.9, "
+                  # JSON first: Virtuoso 7.2 writes TSV with quoted IRIs and variable names
+                  "application/sparql-results+json, text/tab-separated-values;q=0.9, "
                   "application/sparql-results+xml;q=0.8")
         form_data = {"query": sparql, "default-graph-uri": list(default_graphs),
                      "named-graph-uri": list(named_graphs)}

@@ -35,9 +35,6 @@ SELECT = """PREFIX jf: <https://w3id.org/jp-funding/ont#>
 PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
 SELECT ?program ?label WHERE { ?program a jf:Program ; rdfs:label ?label . FILTER (LANG(?label) = "ja") }"""
 
-VIRTUOSO_TSV = ("server/engine.py asks a remote store for TSV first; Virtuoso 7.2's TSV quotes variable names "
-                "and IRIs (\"s\", \"http://…\"), so every /sparql answer through kg serve is a 500. "
-                "Asking for application/sparql-results+json first fixes it (pyoxigraph reads Virtuoso's JSON)")
 
 
 HOST = {"Host": "kg.example.org"}
@@ -59,16 +56,11 @@ def replicas(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         yield bases
 
 
-VIRTUOSO_RATES = ("server/data.py program_rates nests OPTIONAL { ?category skos:prefLabel … } inside "
-                  "OPTIONAL { ?rate jf:appliesTo ?category } after a UNION with BIND; Virtuoso 7.2 fails to "
-                  "compile it (SQ156 'unknown table for a column'), so the program page is a 502 on Virtuoso")
 
 
 @pytest.mark.parametrize(("path", "accept", "text"), PAGES, ids=[p for p, *_ in PAGES])
 def test_replicas_serve_the_same_page(request: pytest.FixtureRequest, replicas: list[str], path: str, accept: str,
                                       text: str) -> None:
-    if "virtuoso" in request.node.callspec.id and path.startswith("/programs/"):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=VIRTUOSO_RATES))
     answers = [httpx.get(f"{base}{path}", headers={"Accept": accept, **HOST}, timeout=60) for base in replicas]
     assert [a.status_code for a in answers] == [200, 200], answers[0].text[-2000:]
     assert answers[0].headers["content-type"].startswith(accept)
@@ -78,8 +70,6 @@ def test_replicas_serve_the_same_page(request: pytest.FixtureRequest, replicas: 
 
 def test_replicas_answer_sparql_identically(request: pytest.FixtureRequest, replicas: list[str],
                                             store: EmbeddedStore) -> None:
-    if "virtuoso" in request.node.callspec.id:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=VIRTUOSO_TSV))
     answers = [httpx.get(f"{base}/sparql", params={"query": SELECT},
                          headers={"Accept": "application/sparql-results+json"}, timeout=60) for base in replicas]
     assert [a.status_code for a in answers] == [200, 200]
