@@ -51,6 +51,10 @@ test: system-deps-test install-test
 	$(PYTHON) bench/validate.py --quick
 	$(PYTHON) bench/views.py --quick
 	$(PYTHON) bench/memory.py --quick
+	$(PYTHON) bench/attack.py --quick
+	$(PYTHON) bench/pages.py --quick
+	$(PYTHON) bench/remote.py --quick
+	$(PYTHON) bench/rs_import.py --quick
 	$(PYTHON) -m pytest -q
 
 lock:
