@@ -43,7 +43,8 @@ CASES: dict[str, list[tuple[str, list[str], list[str]]]] = {
                ("unwritable-output", ["sankey", "-o", f"{MISSING_DIR}/x.html"], [MISSING_DIR])],
     "serve": [("update-without-token", ["serve", "--allow-update"], ["token"]),
               ("missing-data", ["serve", "--data", "no-such-file.ttl"], ["no-such-file.ttl"])],
-    "import": [("missing-path", ["import", "rs", "no-such-folder"], ["no-such-folder"])],
+    "import": [("missing-path", ["import", "rs", "no-such-folder", "-o", "x.nq"], ["no-such-folder"]),
+               ("no-output", ["import", "rs", "no-such-folder"], ["--output"])],
 }
 
 
