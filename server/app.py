@@ -55,7 +55,7 @@ from kg import __version__
 from kg.formats import compact
 from kg.load import project_root
 from kg.store import EmbeddedStore, Store, open_store
-from server import admin, api, linked_data, pictures, sparql, web
+from server import admin, api, linked_data, national, pictures, sparql, web
 from server.compression import PageCompression
 from server.data import local_path
 from server.engine import QueryRunner
@@ -120,6 +120,7 @@ def make_templates() -> Jinja2Templates:
     )
     env.filters.update(oku=oku, yen=yen, href=local_path, compact=compact, markdown=web.markdown_html)
     env.globals["version"] = __version__
+    env.globals["rs_sheets"] = national.rs_sheets
     return Jinja2Templates(env=env)
 
 
@@ -301,6 +302,7 @@ def create_app(store: Store, *, query_timeout: float = 10.0, max_rows: int = 100
     app.include_router(api.router)
     app.include_router(pictures.router)
     app.include_router(web.router)
+    app.include_router(national.router)
     app.include_router(admin.router)
     app.include_router(_docs_router())
     return app

@@ -76,6 +76,8 @@ def local_path(name: str) -> str:
     '/programs/go-tech-r7'
     >>> local_path("https://w3id.org/jp-funding/id/org/jetro")
     '/bodies/jetro'
+    >>> local_path("https://w3id.org/jp-funding/id/corp/2010405004147")
+    '/orgs/2010405004147'
     >>> local_path("flow:go-tech-r7-1")
     '/id/flow/go-tech-r7-1'
     >>> local_path("jf:Program")
@@ -86,6 +88,8 @@ def local_path(name: str) -> str:
         return "/programs/" + iri[len(PREFIXES["program"]):]
     if iri.startswith(PREFIXES["orgs"]):
         return "/bodies/" + iri[len(PREFIXES["orgs"]):]
+    if re.fullmatch(re.escape(ID) + r"corp/\d{13}", iri):
+        return "/orgs/" + iri[len(ID) + 5:]
     if iri.startswith(ID):
         return "/id/" + iri[len(ID):]
     if iri.startswith(JF):
