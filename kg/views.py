@@ -57,6 +57,7 @@ SELECT ?flow ?of ?funder ?recipient ?hop
        (GROUP_CONCAT(DISTINCT ?rt; separator="、") AS ?rates)
        (MAX(?monetary) AS ?is_monetary) WHERE {
   ?flow a jf:FundingFlow ; jf:ofProgram ?of ; jf:funder ?funder ; jf:recipient ?recipient ; jf:instrument ?inst .
+  ?of a jf:Program .  # the PR sheets' flows; the RS spending chains have views of their own
   OPTIONAL { ?inst jf:isMonetary ?m }
   BIND (COALESCE(?m, true) AS ?monetary)
   OPTIONAL { ?flow jf:hop ?hop }
@@ -72,7 +73,7 @@ SELECT ?program ?parent WHERE { ?program jf:partOf ?parent }
 
 _BUDGETED = """
 PREFIX jf: <https://w3id.org/jp-funding/ont#>
-SELECT DISTINCT ?program WHERE { ?program jf:budget ?b }
+SELECT DISTINCT ?program WHERE { ?program a jf:Program ; jf:budget ?b }
 """
 
 _ACTORS = """
@@ -90,7 +91,7 @@ SELECT ?actor ?kind ?category ?ja ?en ?home WHERE {
 _BUDGETS = """
 PREFIX jf: <https://w3id.org/jp-funding/ont#>
 SELECT ?sheet ?fy ?category ?amount WHERE {
-  ?sheet jf:budget ?b .
+  ?sheet a jf:Program ; jf:budget ?b .
   ?b jf:amount ?amount ; jf:fiscalYear ?fy ; jf:budgetCategory ?category .
 }
 """
@@ -291,6 +292,7 @@ _CHANNEL_FLOWS = """
 PREFIX jf: <https://w3id.org/jp-funding/ont#>
 SELECT ?of ?funder ?recipient ?inst WHERE {
   ?flow a jf:FundingFlow ; jf:ofProgram ?of ; jf:funder ?funder ; jf:recipient ?recipient ; jf:instrument ?inst .
+  ?of a jf:Program .  # the PR sheets' flows; the RS spending chains have views of their own
 }
 """
 """One row per flow and instrument: every channel field is a union over rows, so no GROUP BY is

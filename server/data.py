@@ -213,6 +213,7 @@ def headline(store: Store) -> dict[str, Any]:
 
 _BUDGETS = _PFX + """
 SELECT ?program ?budget ?fy ?category ?category_ja ?category_en ?amount ?approx ?request ?text ?line WHERE {
+  ?program a jf:Program .  # the PR sheets' programs: not the RS review programs' 200,000 budget rows
   ?program jf:budget ?budget .
   ?budget jf:fiscalYear ?fy ; jf:budgetCategory ?category ; jf:amount ?amount .
   OPTIONAL { ?category skos:prefLabel ?category_ja FILTER (LANG(?category_ja) = "ja") }
@@ -384,13 +385,18 @@ def _lang(values: Iterable[Term], lang: str) -> list[str]:
     return [str(v) for v in values if isinstance(v, Literal) and v.language == lang]
 
 
+_RATE_OF = {
+    # a rate of the program or a sub-measure, or of one of their arrows; two queries, because
+    # Virtuoso 7.2 cannot compile the path followed by a UNION with BIND (SQ156), and a path inside
+    # each UNION branch does not see the bound ?top on Oxigraph (1.6 s per page on the national graph)
+    "program": "?program jf:partOf* ?top ; jf:rate ?rate . BIND (?program AS ?holder)",
+    "flow": "?program jf:partOf* ?top . ?holder jf:ofProgram ?program ; jf:rate ?rate",
+}
 _RATES = _PFX + """
 SELECT ?rate ?holder ?program ?rate_text ?num ?den ?value ?fixed ?condition ?line
        (GROUP_CONCAT(DISTINCT STR(?category); separator="\x1f") AS ?categories)
        (GROUP_CONCAT(DISTINCT ?category_ja; separator="\x1f") AS ?categories_ja) WHERE {
-  # the path inside each branch: Virtuoso 7.2 cannot compile a path followed by a UNION with BIND (SQ156)
-  { ?program jf:partOf* ?top ; jf:rate ?rate . BIND (?program AS ?holder) }
-  UNION { ?program jf:partOf* ?top . ?holder jf:ofProgram ?program ; jf:rate ?rate }
+  %s
   OPTIONAL { ?rate jf:rateText ?rate_text }
   OPTIONAL { ?rate jf:rateNumerator ?num ; jf:rateDenominator ?den }
   OPTIONAL { ?rate jf:rateValue ?value }
@@ -402,8 +408,8 @@ SELECT ?rate ?holder ?program ?rate_text ?num ?den ?value ?fixed ?condition ?lin
   OPTIONAL { ?rate jf:appliesTo ?category . ?category skos:prefLabel ?category_ja FILTER (LANG(?category_ja) = "ja") }
 }
 GROUP BY ?rate ?holder ?program ?rate_text ?num ?den ?value ?fixed ?condition ?line
-ORDER BY ?line ?rate
 """
+
 
 _SOURCES = _PFX + """
 SELECT ?source ?label_ja ?label_en WHERE {
@@ -422,7 +428,10 @@ def program_rates(store: Store, program: URIRef) -> list[dict[str, Any]]:
     ``classes_ja`` the beneficiary classes it names (empty for a rate of the whole program or arrow).
     """
     out = []
-    for r in _select(store, _RATES, {"top": program}):
+    rows = [r for holder in _RATE_OF.values() for r in _select(store, _RATES % holder, {"top": program})]
+    # as ORDER BY ?line ?rate would: rates without a line first, then by line and IRI
+    rows.sort(key=lambda r: (r["line"] is not None, py(r["line"]) or 0, str(r["rate"])))
+    for r in rows:
         text = py(r["rate_text"])
         label = "定額" if py(r["fixed"]) is True and not r["num"] else rate_label(
             py(r["num"]), py(r["den"]), py(r["value"]), text)

@@ -104,7 +104,11 @@ def bulk_load(quads: Iterable[ox.Quad], location: str | Path, *, extra: Iterable
         shutil.rmtree(partial)
     counter = [0]
     try:
+        location.parent.mkdir(parents=True, exist_ok=True)
         store = ox.Store(str(partial))
+    except OSError as exc:
+        raise KGError(f"{location}: cannot create the store there: {exc}; choose another --location") from None
+    try:
         for f in extra:
             store.bulk_load(path=str(f), format=ox.RdfFormat.TURTLE, base_iri=f.resolve().as_uri())
         # in batches: one bulk_extend (or bulk_load of a file) of all 2.9M quads of RS 2024 peaks
