@@ -18,14 +18,18 @@ program page uses to link its bridged RS sheets.
 from __future__ import annotations
 
 import re
+import subprocess
 from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
+from markupsafe import Markup
 from rdflib import Literal, URIRef
 
 from kg import queries
+from kg.diagrams.chain import Block, Chain, Edge, render_chain
+from kg.errors import KGError
 from kg.store import Store, Table, Term
 from server import tables
 from server.data import ID, py
@@ -252,7 +256,8 @@ def rs_detail(store: Store, rs_id: str) -> dict[str, Any] | None:
     for r in _named(store, "rs-program-chain", {"id": rs_id}):
         target = f"{r['block_id']} {r['block_label'] or ''}".strip()
         edge = edges.setdefault(r["flow"], {"_id": r["flow"], "hop": r["hop"], "source": r["funder_label"] or r["funder"],
-                                            "target": target, "kind": r["kind"]})
+                                            "target": target, "kind": r["kind"], "_src": r["funder"],
+                                            "_dst": r["block"]})
         if r["funder_label"] and edge["source"].isascii() and not r["funder_label"].isascii():
             edge["source"] = r["funder_label"]  # the Japanese name over the English one
         if r["recipient"]:
@@ -265,6 +270,34 @@ def rs_detail(store: Store, rs_id: str) -> dict[str, Any] | None:
     for m in members.values():
         del m["_items"]
     return {**head[0], "id": rs_id, "edges": list(edges.values()), "members": list(members.values())}
+
+
+DRAWN_EDGES = 80
+"""Chains with more edges than this are shown as tables only (a picture that size cannot be read)."""
+
+
+def chain_svg(detail: Mapping[str, Any]) -> Markup | None:
+    """The sheet's block chain drawn by :func:`kg.diagrams.render_chain` as inline SVG, or ``None``
+    (no edges, too many to read, or Graphviz failed: the tables say the same)."""
+    edges = detail["edges"]
+    if not edges or len(edges) > DRAWN_EDGES:
+        return None
+    sources = {e["_src"] for e in edges}
+    labels: dict[str, str] = {}
+    for e in edges:
+        labels.setdefault(e["_src"], e["source"])
+        labels[e["_dst"]] = e["target"]
+    targets = {e["_dst"] for e in edges}
+    blocks = [Block(key, label, "state" if key not in targets else "executing" if key in sources else "beneficiary")
+              for key, label in labels.items()]
+    chain = Chain(detail.get("label") or detail["id"], blocks,
+                  [Edge(e["_src"], e["_dst"], e["kind"] or "") for e in edges])
+    try:
+        svg = render_chain(chain, fmt="svg").decode("utf-8")
+    except (KGError, RuntimeError, subprocess.CalledProcessError):  # no Graphviz, or dot failed
+        return None
+    start = svg.find("<svg")
+    return Markup(svg[start:]) if start >= 0 else None
 
 
 @router.get("/rs/{rs_id}", name="rs_program", response_class=HTMLResponse)
@@ -283,7 +316,8 @@ def rs_program(request: Request, rs_id: str) -> Response:
              "members": tables.view_of(MEMBER_COLUMNS, detail["members"], params if which == "members" else {},
                                        table_id="members", per=50, params={"table": "members"})}
     return tables.respond(views[which], params, filename=f"rs-{rs_id}-{which}",
-                          page=lambda: _page(request, "rs_program.html", {"s": detail, **views}))
+                          page=lambda: _page(request, "rs_program.html", {
+                              "s": detail, **views, "svg": memo(request, ("rs.svg", rs_id), lambda: chain_svg(detail))}))
 
 
 def rs_sheets(request: Request, program: str) -> list[dict[str, Any]]:

@@ -131,6 +131,9 @@ def test_rs_page_lists_the_chain_edges_and_members(client: TestClient) -> None:
     assert {n for (n, p) in _items() if p == pid} <= numbers
     page = client.get(f"/rs/{pid}", headers={"Accept": HTML_ACCEPT}).text
     assert f'href="/orgs/{next(iter(numbers))}"' in page
+    svg = page.split('id="rs-chain"', 1)[1].split("</svg>", 1)[0]  # the chain drawn inline
+    first = next(e for e in _csv("5-2") if e["予算事業ID"] == pid and e["担当組織からの支出"] == "FALSE")
+    assert first["支出先の支出先ブロック名"] in html.unescape(svg)
     assert client.get("/rs/99999999", headers={"Accept": HTML_ACCEPT}).status_code == 404
     assert client.get("/rs/x1", headers={"Accept": HTML_ACCEPT}).status_code == 404
 
