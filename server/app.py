@@ -20,6 +20,8 @@ Routes
     Linked data and the ontology, HTML or RDF by ``Accept`` (:mod:`server.linked_data`).
 ``/``, ``/search``, ``/programs``, ``/programs/{slug}``, ``/bodies/{slug}``, ``/query``
     Web pages (:mod:`server.web`); tables through :mod:`server.tables`, search through :mod:`kg.search`.
+``/orgs/{法人番号}``, ``/ministries/{name}``, ``/rs/{予算事業ID}``
+    National pages from the RS review data (:mod:`server.national`).
 ``/sankey``, ``/sankey.svg``, ``/programs/{slug}/diagram.svg``, ``/assets/plotly.min.js``
     Pictures (:mod:`server.pictures`).
 ``/api/…``
