@@ -78,12 +78,17 @@ def local_path(name: str) -> str:
     '/bodies/jetro'
     >>> local_path("https://w3id.org/jp-funding/id/corp/2010405004147")
     '/orgs/2010405004147'
+    >>> local_path("program:rs2024-3649")
+    '/rs/3649'
     >>> local_path("flow:go-tech-r7-1")
     '/id/flow/go-tech-r7-1'
     >>> local_path("jf:Program")
     '/ont#Program'
     """
     iri = expand(name)
+    rs = re.fullmatch(re.escape(PREFIXES["program"]) + r"rs\d{4}-(\d+)", iri)
+    if rs:  # an RS review sheet (kg import rs): its spending chain
+        return "/rs/" + rs.group(1)
     if iri.startswith(PREFIXES["program"]):
         return "/programs/" + iri[len(PREFIXES["program"]):]
     if iri.startswith(PREFIXES["orgs"]):

@@ -75,7 +75,7 @@ def search_index(request: Request) -> SearchIndex:
     """The search index of the graph being served, built once per graph generation."""
     state = get_state(request)
     with _INDEX_LOCK:
-        held = request.app.state.__dict__.get("search_index")
+        held = getattr(request.app.state, "search_index", None)  # Starlette's State keeps it in _state
         if held is not None and held[0] == state.generation:
             return held[1]  # type: ignore[no-any-return]
         index = SearchIndex.build(state.store)

@@ -414,3 +414,18 @@ def test_pages_are_gzipped_sparql_answers_are_not(client: TestClient) -> None:
                         headers={"Accept-Encoding": "gzip", "Accept": "application/sparql-results+json"})
     assert answer.status_code == 200 and "content-encoding" not in answer.headers
     assert len(answer.json()["results"]["bindings"]) == 500
+
+
+def test_search_index_is_built_once_per_graph(store: EmbeddedStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    built = []
+    real = SearchIndex.build
+
+    def counting(*args: object, **kwargs: object) -> SearchIndex:
+        built.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(SearchIndex, "build", staticmethod(counting))
+    with TestClient(create_app(store, workers=0)) as c:
+        for q in ("JETRO", "中小機構", "補助率"):
+            assert c.get("/search", params={"q": q}).status_code == 200
+    assert len(built) == 1
