@@ -11,7 +11,7 @@ SERVE_APT = graphviz fonts-noto-cjk
 TEST_APT = $(SERVE_APT) chromium virtuoso-opensource
 # uv resolves the locks (make lock only); installing needs nothing but pip.
 UV_VERSION = 0.13.9
-LOCK = uv pip compile pyproject.toml requirements/build.in --universal --python-version 3.11 --generate-hashes --upgrade -q
+LOCK = pip compile pyproject.toml requirements/build.in --universal --python-version 3.11 --generate-hashes --upgrade -q
 
 .PHONY: install install-test system-deps-serve system-deps-test serve test validate bench lock national
 

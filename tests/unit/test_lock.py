@@ -17,7 +17,9 @@ def _name(requirement: str) -> str:
 
 def _pins(lock: Path) -> dict[str, str]:
     text = lock.read_text(encoding="utf-8")
-    blocks = re.findall(r"^([A-Za-z0-9][\w.-]*)==(\S+)((?:\s*\\\n\s+--hash=sha256:[0-9a-f]{64})+)", text, re.MULTILINE)
+    # name==version [; marker] \ then one or more --hash lines
+    blocks = re.findall(r"^([A-Za-z0-9][\w.-]*)==([^\s;\\]+)[^\n\\]*((?:\\\n\s+--hash=sha256:[0-9a-f]{64}\s*)+)", text,
+                        re.MULTILINE)
     pins = {_name(n): v for n, v, _ in blocks}
     listed = re.findall(r"^([A-Za-z0-9][\w.-]*)==", text, re.MULTILINE)
     assert len(pins) == len(listed), f"{lock.name}: a pinned package without a hash"
