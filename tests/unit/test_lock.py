@@ -22,7 +22,8 @@ def _pins(lock: Path) -> dict[str, str]:
                         re.MULTILINE)
     pins = {_name(n): v for n, v, _ in blocks}
     listed = re.findall(r"^([A-Za-z0-9][\w.-]*)==", text, re.MULTILINE)
-    assert len(pins) == len(listed), f"{lock.name}: a pinned package without a hash"
+    unhashed = {_name(n) for n in listed} - set(pins)  # a package may be listed twice, for two markers
+    assert not unhashed, f"{lock.name}: pinned without a hash: {sorted(unhashed)}"
     return pins
 
 
