@@ -42,7 +42,6 @@ import os
 import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +53,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from kg import __version__
-from kg.formats import compact
+from kg.formats import compact, yen_label
 from kg.load import project_root
 from kg.store import EmbeddedStore, Store, open_store
 from server import admin, api, linked_data, national, pictures, sparql, web
@@ -81,21 +80,14 @@ A knowledge graph of Japanese government budget programs and the bodies that cha
 
 
 def oku(amount: Any) -> str:
-    """Yen as 億円 (or 万円 under 1億), as the budget sheets write them.
+    """Yen as 億円 (or 万円 under 1億), as the budget sheets write them: :func:`kg.formats.yen_label`.
 
     Examples
     --------
     >>> oku(340000000000), oku(610000000), oku(45000000)
     ('3,400億円', '6.1億円', '4,500万円')
     """
-    if amount is None or amount == "":
-        return ""
-    value = Decimal(str(amount))
-    if abs(value) >= 100_000_000:
-        n = (value / 100_000_000).quantize(Decimal("0.01")).normalize()
-        return f"{n:,f}億円"
-    n = (value / 10_000).quantize(Decimal("0.01")).normalize()
-    return f"{n:,f}万円"
+    return yen_label(amount)
 
 
 def yen(amount: Any) -> str:
