@@ -113,10 +113,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--programs", type=int, help="use the synthetic graph of N programs instead of graph_data/")
     ap.add_argument("--repeat", type=int, default=15)
-    ap.add_argument("--timeout", type=float, default=300.0, help="seconds an rdflib query may take")
-    ap.add_argument("--quick", action="store_true", help="3 runs each (for CI)")
+    ap.add_argument("--timeout", type=float, help="seconds an rdflib query may take (default 300; --quick: 10)")
+    ap.add_argument("--quick", action="store_true", help="3 runs each, rdflib cut at 10 s (for CI)")
     args = ap.parse_args()
     repeat = 3 if args.quick else args.repeat
+    if args.timeout is None:
+        args.timeout = 10.0 if args.quick else 300.0
     files = data_files(args.programs) if args.programs else ontology_sources() + data_sources()
     print(machine())
     print(f"files: {len(files)}; runs per measurement: {repeat}\n")
