@@ -22,7 +22,7 @@ from typing import Any
 from rdflib import URIRef
 
 from kg import names
-from kg.formats import compact, plain, rate_label, yen_label
+from kg.formats import compact, expand, plain, rate_label, text_table, yen_label
 from kg.queries import get as named_query
 from kg.store import Store, as_table
 from kg.views import Channel
@@ -167,9 +167,7 @@ def _plain_row(row: Mapping[str, Any], lab: Any) -> dict[str, Any]:
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
-    from kg.formats import _table as rich_table
-
-    text = rich_table(header, rows)
+    text = text_table(header, rows)
     return text[: text.rstrip("\n").rfind("\n") + 1]  # without the row count line
 
 
@@ -226,12 +224,8 @@ def channel_text(c: Channel, labels: Mapping[str, str], *, ids: bool = False) ->
     """One :class:`~kg.views.Channel` for a terminal, ids read as labels."""
 
     def show(items: list[str]) -> str:
-        from kg.load import PREFIXES
-
         def one(x: str) -> str:
-            prefix, _, rest = x.partition(":")
-            full = PREFIXES.get(prefix, "") + rest if prefix in PREFIXES else x
-            text = labels.get(full, x)
+            text = labels.get(expand(x), x)
             return f"{text} [{x}]" if ids and text != x else text
 
         return "、".join(dict.fromkeys(one(x) for x in items)) or "-"
@@ -251,14 +245,9 @@ def channel_text(c: Channel, labels: Mapping[str, str], *, ids: bool = False) ->
 
 def channel_labels(store: Store, chans: list[Channel], *, lang: str = "ja") -> dict[str, str]:
     """Labels of every id a list of channels mentions (and of the budget categories)."""
-    from kg.load import PREFIXES
-
     ids = {x for c in chans for xs in (c.sheets, c.programs, c.funders, c.instruments_in, c.instruments_out,
                                        c.recipient_categories) for x in xs}
-    iris = set()
-    for x in ids:
-        prefix, _, rest = x.partition(":")
-        iris.add(PREFIXES[prefix] + rest if prefix in PREFIXES else x)
+    iris = {expand(x) for x in ids}
     iris |= {f"https://w3id.org/jp-funding/ont#{k.partition(' ')[2]}" for c in chans for k in c.budgets}
     return names.labels(store, iris, lang=lang)
 

@@ -26,7 +26,8 @@ from kg.errors import UnknownFormat
 from kg.load import PREFIXES
 from kg.store import Answer, Table, Term
 
-__all__ = ["FORMATS", "compact", "is_yen_column", "plain", "rate_label", "render", "yen_label"]
+__all__ = ["FORMATS", "compact", "expand", "is_yen_column", "plain", "rate_label", "render", "text_table",
+           "yen_label"]
 
 FORMATS = ("table", "csv", "tsv", "json")
 
@@ -45,6 +46,18 @@ def compact(iri: str) -> str:
         if iri.startswith(ns) and len(iri) > len(ns):
             return f"{prefix}:{iri[len(ns):]}"
     return iri
+
+
+def expand(name: str) -> str:
+    """A prefixed name as the full IRI (the inverse of :func:`compact`); anything else unchanged.
+
+    Examples
+    --------
+    >>> expand("orgs:jetro"), expand("https://example.org/x"), expand("no-prefix")
+    ('https://w3id.org/jp-funding/id/org/jetro', 'https://example.org/x', 'no-prefix')
+    """
+    prefix, sep, rest = name.strip().partition(":")
+    return PREFIXES[prefix] + rest if sep and prefix in PREFIXES and not rest.startswith("//") else name.strip()
 
 
 def plain(term: Term | None) -> str:
@@ -186,7 +199,7 @@ def render(answer: Answer, fmt: str = "table", *, labels: Mapping[str, str] | No
         return json.dumps(rows, ensure_ascii=False, indent=2) + "\n"
     if fmt in ("csv", "tsv"):
         return _delimited(answer.variables, ([plain(v) for v in row] for row in answer.rows), fmt)
-    return _table(answer.variables, [[plain(v) for v in row] for row in answer.rows])
+    return text_table(answer.variables, [[plain(v) for v in row] for row in answer.rows])
 
 
 def _is_amount(term: Term | None) -> bool:
@@ -231,7 +244,7 @@ def _render_labelled(answer: Table, fmt: str, labels: Mapping[str, str]) -> str:
             else:
                 cells.append(label(v))
         shown.append(cells)
-    return _table(names, shown)
+    return text_table(names, shown)
 
 
 def _delimited(header: tuple[str, ...] | list[str], rows: object, fmt: str) -> str:
@@ -243,7 +256,8 @@ def _delimited(header: tuple[str, ...] | list[str], rows: object, fmt: str) -> s
     return buf.getvalue()
 
 
-def _table(names: tuple[str, ...] | list[str], rows: list[list[str]]) -> str:
+def text_table(names: tuple[str, ...] | list[str], rows: list[list[str]]) -> str:
+    """Rows of text as a terminal table, with a closing row count."""
     from rich.console import Console
     from rich.table import Table as RichTable
 

@@ -27,7 +27,7 @@ import pyoxigraph as ox
 
 from kg.errors import UnknownFormat
 from kg.formats import compact as plain_iri
-from kg.formats import plain
+from kg.formats import expand, plain
 from kg.load import PREFIXES
 from kg.store import EmbeddedStore, Store, Table
 
@@ -467,18 +467,14 @@ def rank_intermediaries(store: Store, *, graph: nx.MultiDiGraph | None = None) -
 
 def ids_of(graph: nx.Graph) -> set[str]:
     """Every IRI a view mentions (node ids and id-valued attributes), expanded from prefixed names."""
-    from kg.load import PREFIXES
-
     found: set[str] = set()
 
     def add(value: object) -> None:
         if isinstance(value, str):
             for part in value.split(","):
-                prefix, sep, rest = part.strip().partition(":")
-                if sep and prefix in PREFIXES:
-                    found.add(PREFIXES[prefix] + rest)
-                elif part.strip().startswith(("http://", "https://")):
-                    found.add(part.strip())
+                full = expand(part)
+                if full.startswith(("http://", "https://")):
+                    found.add(full)
 
     for n, d in graph.nodes(data=True):
         add(n)
@@ -505,17 +501,10 @@ def _flat(value: object) -> dict[str, object]:
 
 
 def _csv_edges(graph: nx.Graph, labels: Mapping[str, str] | None) -> str:
-    from kg.load import PREFIXES
-
     def label(text: object) -> str:
         if labels is None or not isinstance(text, str):
             return "" if text is None else str(text)
-        parts = []
-        for part in text.split(","):
-            prefix, sep, rest = part.strip().partition(":")
-            full = PREFIXES[prefix] + rest if sep and prefix in PREFIXES else part.strip()
-            parts.append(labels.get(full, part.strip()))
-        return "、".join(parts)
+        return "、".join(labels.get(expand(part), part.strip()) for part in text.split(","))
 
     rows = []
     columns: dict[str, None] = {}
@@ -523,8 +512,8 @@ def _csv_edges(graph: nx.Graph, labels: Mapping[str, str] | None) -> str:
     for u, v, d in edges:
         row: dict[str, object] = {"source": u, "target": v}
         if labels is not None:
-            row["source_label"] = labels.get(_expand(u), graph.nodes[u].get("label_ja", u))
-            row["target_label"] = labels.get(_expand(v), graph.nodes[v].get("label_ja", v))
+            row["source_label"] = labels.get(expand(u), graph.nodes[u].get("label_ja", u))
+            row["target_label"] = labels.get(expand(v), graph.nodes[v].get("label_ja", v))
         for a in sorted(d):
             for suffix, cell in _flat(d[a]).items():
                 row[a + suffix] = cell
@@ -539,13 +528,6 @@ def _csv_edges(graph: nx.Graph, labels: Mapping[str, str] | None) -> str:
     w.writeheader()
     w.writerows(rows)
     return buf.getvalue()
-
-
-def _expand(name: str) -> str:
-    from kg.load import PREFIXES
-
-    prefix, sep, rest = name.partition(":")
-    return PREFIXES[prefix] + rest if sep and prefix in PREFIXES else name
 
 
 def export(graph: nx.Graph, fmt: str, path: Path | None = None, *, labels: Mapping[str, str] | None = None) -> str:

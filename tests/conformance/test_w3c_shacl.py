@@ -34,6 +34,7 @@ from rdflib.term import BNode, Node, URIRef
 
 from kg.cli import main
 from kg.load import project_root
+from kg.shacl.report import describe
 from kg.shacl.shapes import as_written
 
 SUITE = project_root().parent / "shared" / "conformance" / "w3c-shacl"
@@ -98,16 +99,7 @@ RDFS_LABEL = URIRef("http://www.w3.org/2000/01/rdf-schema#label")
 def _structure(g: rdflib.Graph, node: Node) -> str:
     """A blank node as the canonical N-Triples of what is reachable from it (itself renamed _:root)."""
     sub = rdflib.Graph()
-    todo, seen = [node], set()
-    while todo:
-        n = todo.pop()
-        if n in seen:
-            continue
-        seen.add(n)
-        for p, o in g.predicate_objects(n):
-            sub.add((n, p, o))
-            if isinstance(o, BNode):
-                todo.append(o)
+    describe(g, [node], sub)
     root = URIRef("urn:x-root")
     renamed = rdflib.Graph()
     for s, p, o in sub:
