@@ -19,7 +19,7 @@ from rdflib import Literal, URIRef
 from rdflib.namespace import RDF, RDFS, SKOS
 
 from kg import names, queries, views
-from kg.formats import compact, rate_label
+from kg.formats import compact, expand, rate_label
 from kg.load import ID, PREFIXES
 from kg.store import Store, Table, Term
 
@@ -52,20 +52,6 @@ PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
 
 
 # ---------------------------------------------------------------- small helpers
-
-def expand(name: str) -> str:
-    """A compact name (``orgs:jetro``) as a full IRI; full IRIs are returned unchanged.
-
-    Examples
-    --------
-    >>> expand("orgs:jetro")
-    'https://w3id.org/jp-funding/id/org/jetro'
-    """
-    prefix, sep, local = name.partition(":")
-    if sep and prefix in PREFIXES and not local.startswith("//"):
-        return PREFIXES[prefix] + local
-    return name
-
 
 def local_path(name: str) -> str:
     """Where this server shows a thing: program and body pages, ``/id/…``, ``/ont#…``, or the IRI itself.
